@@ -1,0 +1,47 @@
+"""smooth: is this formula stable in this dtype?  LSE, softmax and friends, measured exactly.
+
+The numerical core is usable as a library::
+
+    from smoothcli import lse_report, parse_numbers, Settings, resolve_dtypes
+    report = lse_report(parse_numbers(["710", "12"]), Settings(resolve_dtypes(["float16"]),
+                                                               ["naive", "shifted"]))
+    report.rows[0].overflow  # True
+
+Names are imported lazily (PEP 562) so that ``smooth --help`` does not pay for numpy or mpmath.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "lse_report": "smoothcli.commands.lse",
+    "softmax_report": "smoothcli.commands.softmax",
+    "exp_range_report": "smoothcli.commands.exp_range",
+    "bounds_report": "smoothcli.commands.bounds",
+    "underflow_report": "smoothcli.commands.underflow",
+    "Settings": "smoothcli.commands._common",
+    "parse_numbers": "smoothcli.parse",
+    "parse_number": "smoothcli.parse",
+    "Number": "smoothcli.parse",
+    "resolve_dtypes": "smoothcli.dtypes",
+    "get_format": "smoothcli.dtypes",
+    "Format": "smoothcli.dtypes",
+    "round_fraction": "smoothcli.rounding",
+    "lse_reference": "smoothcli.reference",
+    "softmax_reference": "smoothcli.reference",
+    "Accumulation": "smoothcli.accumulate",
+    "Report": "smoothcli.report",
+    "InputError": "smoothcli.errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'smoothcli' has no attribute {name!r}")

@@ -1,0 +1,3 @@
+from smoothcli.cli import main
+
+main()

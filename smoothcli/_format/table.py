@@ -1,0 +1,125 @@
+"""The default output: rich tables, one per report section, then the notes.
+
+Tables are laid out at their natural width, never squeezed to the terminal (numbers are never cut
+or folded, and the output is the same on a terminal, in a pipe or in a 40-column window).  Colour
+only on a terminal and only without NO_COLOR (rich's own rules).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import sys
+from typing import Any
+
+from smoothcli.report import Report, Section
+
+_WIDE = 100_000
+
+
+def fmt_value(v: Any, digits: int = 17) -> str:
+    if v is None:
+        return "—"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return str(v)
+    v = float(v)
+    if math.isnan(v):
+        return "nan"
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    text = format(v, f".{digits}g")
+    if text.lstrip("-").isdigit():
+        text += ".0"  # mark it as a float, as repr does and as the reference column shows
+    return text
+
+
+def fmt_exact(v: Any, max_digits: int = 25) -> str:
+    """A binary float's exact decimal value when it has at most ``max_digits`` significant digits
+    (every float16 and most float32 values), else its shortest round-trip repr."""
+    from decimal import Decimal
+
+    if v is None or not math.isfinite(float(v)):
+        return fmt_value(v)
+    d = Decimal(float(v))  # exact conversion
+    if len(d.as_tuple().digits) <= max_digits:
+        text = format(d, "g")
+        return text + ".0" if text.lstrip("-").isdigit() else text
+    return repr(float(v))
+
+
+def fmt_error(v: Any) -> str:
+    if v is None:
+        return "—"
+    v = float(v)
+    if v == 0:
+        return "0"
+    return fmt_value(v, 3)
+
+
+def cell(kind: str, v: Any, row: dict[str, Any]) -> str:
+    if kind == "value":
+        return fmt_value(v, row.get("_digits", 17))
+    if kind == "error":
+        return fmt_error(v)
+    if kind == "exact":
+        return fmt_exact(v)
+    if kind == "flags":
+        return ", ".join(v) if v else "ok"
+    if kind == "bool":
+        return "yes" if v else "no"
+    if kind == "vector":
+        return "[" + ", ".join(fmt_value(x, row.get("_digits", 17)) for x in v) + "]"
+    if kind == "int":
+        return str(v)
+    return "" if v is None else str(v)
+
+
+def _style(kind: str, text: str) -> str | None:
+    if kind == "flags":
+        return "green" if text == "ok" else "bold red"
+    if kind == "bool" and text == "no":
+        return "red"
+    return None
+
+
+class TableFormat:
+    def __init__(self, file: Any = None):
+        self.file = file
+
+    def render(self, report: Report, problems: list[str]) -> str:
+        from rich.console import Console
+
+        out = io.StringIO()
+        real = self.file if self.file is not None else sys.stdout
+        is_tty = hasattr(real, "isatty") and real.isatty() and not os.environ.get("NO_COLOR")
+        console = Console(file=out, width=_WIDE, force_terminal=is_tty,
+                          no_color=not is_tty, highlight=False, soft_wrap=False)
+        for section in report.sections:
+            console.print(self._table(section))
+        for note in report.notes:
+            console.print(note, markup=False)
+        if problems:
+            console.print(f"check: {len(problems)} problem(s): " + "; ".join(problems),
+                          markup=False, style="bold red")
+        return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
+
+    def _table(self, section: Section):
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        table = Table(title=section.title, caption=section.caption, box=box.SIMPLE_HEAD,
+                      title_justify="left", caption_justify="left", expand=False)
+        for col in section.columns:
+            right = col.kind in ("value", "exact", "error", "int", "reference")
+            table.add_column(col.header, justify="right" if right else "left", no_wrap=True)
+        for row in section.rows:
+            cells = []
+            for col in section.columns:
+                text = cell(col.kind, row.get(col.key), row)
+                cells.append(Text(text, style=_style(col.kind, text) or ""))
+            table.add_row(*cells)
+        return table

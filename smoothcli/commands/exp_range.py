@@ -1,0 +1,148 @@
+"""``smooth exp-range``: the interval of x where exp(x) is finite, nonzero and normal, per dtype.
+
+The thresholds are exact.  With correct rounding to nearest (ties to even) of exp(x):
+
+* exp(x) rounds to ±inf (or NaN without infinities) iff exp(x) >= max + ulp(max)/2, so the
+  largest finite x is the largest value of the dtype below ln(max + ulp(max)/2);
+* exp(x) rounds to 0 iff exp(x) <= smallest_subnormal/2 (the tie goes to the even 0), so the
+  smallest nonzero x is the smallest value above ln(smallest_subnormal/2);
+* exp(x) rounds to a normal number iff exp(x) >= 2**emin - smallest_subnormal/2 (the midpoint
+  between the largest subnormal and 2**emin, whose significand is even).
+
+exp(x) is irrational for every nonzero rational x (Lindemann), so it never lands on a midpoint
+and the directed roundings of the mpmath logarithms below decide each threshold.  The command then
+asks numpy's own exp at each threshold and at the next representable value beyond it, and reports
+any disagreement (numpy's float16 exp is float32's exp rounded again; libm's exp is not always
+correctly rounded).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Sequence
+
+from smoothcli.dtypes import Format
+from smoothcli.reference import converge, decimal_text, exact_fraction
+from smoothcli.report import Column, Report, Section
+from smoothcli.rounding import DOWN, UP, round_fraction
+
+
+@dataclass
+class ExpRangeRow:
+    dtype: str
+    largest_finite_x: float
+    smallest_nonzero_x: float
+    smallest_normal_x: float
+    ln_max: float
+    ln_max_decimal: str
+    max: float
+    smallest_normal: float
+    smallest_subnormal: float
+    eps: float
+    numpy_agrees: bool
+    disagreements: list[str] = field(default_factory=list)
+
+    def problems(self, max_ulp: float | None) -> list[str]:
+        return [f"{self.dtype}: numpy's exp disagrees: {d}" for d in self.disagreements]
+
+
+def _ln(q: Fraction):
+    """ln(q) for a positive rational, to the reference's precision."""
+    import mpmath
+
+    return converge(lambda: mpmath.log(mpmath.mpf(q.numerator) / q.denominator))
+
+
+def thresholds(fmt: Format) -> dict[str, float]:
+    """The three exact thresholds of exp for ``fmt`` (see the module docstring)."""
+    top_ulp = fmt.ulp(fmt.max_finite)
+    over = _ln(fmt.max_finite + top_ulp / 2)
+    zero = _ln(fmt.smallest_subnormal / 2)
+    normal = _ln(fmt.smallest_normal - fmt.smallest_subnormal / 2)
+    largest = round_fraction(exact_fraction(over), fmt, DOWN)
+    if Fraction(largest) == exact_fraction(over):  # cannot happen (ln of a rational ≠ 0 is
+        raise AssertionError("threshold is representable")  # irrational) but never guess
+    return {"largest_finite_x": largest,
+            "smallest_nonzero_x": round_fraction(exact_fraction(zero), fmt, UP),
+            "smallest_normal_x": round_fraction(exact_fraction(normal), fmt, UP)}
+
+
+def numpy_check(fmt: Format, t: dict[str, float]) -> list[str]:
+    """Compare numpy's exp with the exact thresholds, at them and one step beyond."""
+    import numpy as np
+
+    d = fmt.np
+    tiny = d.type(float(fmt.smallest_normal))
+    out = []
+    with np.errstate(all="ignore"):
+        def exp(x):
+            return np.exp(d.type(x))
+
+        def step(x, direction):
+            return float(np.nextafter(d.type(x), d.type(direction)))
+
+        x = t["largest_finite_x"]
+        nxt = step(x, math.inf)
+        if not np.isfinite(exp(x)):
+            out.append(f"exp({x!r}) is {exp(x)!r}, exactly it rounds to a finite value")
+        if np.isfinite(exp(nxt)):
+            out.append(f"exp({nxt!r}) is {exp(nxt)!r}, exactly it overflows")
+        x = t["smallest_nonzero_x"]
+        prev = step(x, -math.inf)
+        if exp(x) == 0:
+            out.append(f"exp({x!r}) is 0, exactly it rounds to the smallest subnormal")
+        if exp(prev) != 0:
+            out.append(f"exp({prev!r}) is {exp(prev)!r}, exactly it rounds to 0")
+        x = t["smallest_normal_x"]
+        prev = step(x, -math.inf)
+        if exp(x) < tiny:
+            out.append(f"exp({x!r}) is {exp(x)!r}, exactly it rounds to a normal number")
+        if exp(prev) >= tiny:
+            out.append(f"exp({prev!r}) is {exp(prev)!r}, exactly it rounds to a subnormal")
+    return out
+
+
+def exp_range_report(formats: Sequence[Format]) -> Report:
+    import mpmath
+
+    rows = []
+    for fmt in formats:
+        t = thresholds(fmt)
+        ln_max = converge(lambda: mpmath.log(mpmath.mpf(fmt.max_finite.numerator)
+                                             / fmt.max_finite.denominator))
+        dis = numpy_check(fmt, t)
+        rows.append(ExpRangeRow(
+            dtype=fmt.name, **t, ln_max=float(ln_max), ln_max_decimal=decimal_text(ln_max),
+            max=float(fmt.max_finite), smallest_normal=float(fmt.smallest_normal),
+            smallest_subnormal=float(fmt.smallest_subnormal), eps=float(fmt.eps),
+            numpy_agrees=not dis, disagreements=dis))
+    return Report("exp-range", rows, [_section(rows, formats)], _notes(rows), {})
+
+
+def _section(rows: list[ExpRangeRow], formats: Sequence[Format]) -> Section:
+    cols = [Column("dtype", "dtype"),
+            Column("smallest_nonzero_x", "exp(x) > 0 from x =", "exact"),
+            Column("smallest_normal_x", "normal from x =", "exact"),
+            Column("largest_finite_x", "finite up to x =", "exact"),
+            Column("ln_max", "ln(max)", "reference"),
+            Column("max", "max", "exact"), Column("smallest_normal", "smallest normal", "exact"),
+            Column("smallest_subnormal", "smallest subnormal", "exact"),
+            Column("eps", "eps", "exact"), Column("numpy_agrees", "numpy exp agrees", "bool")]
+    digits = {f.name: f.max_digits10 for f in formats}
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        out.append({**{c.key: getattr(r, c.key, None) for c in cols},
+                    "ln_max": r.ln_max_decimal, "_digits": digits[r.dtype]})
+    return Section("the range of exp", cols, out,
+                   "thresholds are exact (x values of each dtype); exp(x) is finite for every x "
+                   "up to 'finite up to', nonzero from 'exp(x) > 0 from'")
+
+
+def _notes(rows: list[ExpRangeRow]) -> list[str]:
+    notes = []
+    for r in rows:
+        for d in r.disagreements:
+            notes.append(f"{r.dtype}: numpy disagrees: {d}")
+    return notes

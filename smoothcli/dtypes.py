@@ -1,0 +1,134 @@
+"""Floating-point formats: the facts about each dtype that the numerics need.
+
+A format is described by its precision p (significand bits, implicit bit included), the exponent
+of its smallest normal number (2**emin) and its largest finite value.  Everything else (unit
+roundoff, epsilon, smallest subnormal, the spacing at a value) follows from these, exactly, as
+:class:`fractions.Fraction` values, so that the thresholds and ULP errors the tool prints do not
+depend on the float64 arithmetic they are meant to check.  numpy (and, for bfloat16/fp8, ml_dtypes)
+is only imported when the numpy dtype itself is needed.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from smoothcli.errors import InputError
+
+
+@dataclass(frozen=True)
+class Format:
+    """An IEEE-754-style binary floating-point format."""
+
+    name: str
+    precision: int  # p: significand bits, including the implicit leading bit
+    emin: int  # smallest normal number is 2**emin
+    emax: int  # largest finite number lies in [2**emax, 2**(emax+1))
+    has_inf: bool = True  # float8_e4m3fn has none: overflow gives NaN
+    max_mantissa: int | None = None  # largest finite significand (integer, p bits) if not 2**p - 1
+    numpy_name: str | None = None  # name of the numpy / ml_dtypes scalar type
+
+    @property
+    def max_finite(self) -> Fraction:
+        m = self.max_mantissa if self.max_mantissa is not None else 2**self.precision - 1
+        return Fraction(m) * Fraction(2) ** (self.emax - self.precision + 1)
+
+    @property
+    def smallest_normal(self) -> Fraction:
+        return Fraction(2) ** self.emin
+
+    @property
+    def smallest_subnormal(self) -> Fraction:
+        return Fraction(2) ** (self.emin - self.precision + 1)
+
+    @property
+    def eps(self) -> Fraction:
+        """Machine epsilon: the spacing of the format at 1, 2**(1-p)."""
+        return Fraction(2) ** (1 - self.precision)
+
+    @property
+    def unit_roundoff(self) -> Fraction:
+        """u = 2**-p, the bound on the relative error of round-to-nearest (Higham, ASNA 2.2)."""
+        return Fraction(2) ** (-self.precision)
+
+    @property
+    def max_digits10(self) -> int:
+        """Significant decimal digits that always identify a value of this format uniquely."""
+        return math.ceil(self.precision * math.log10(2)) + 1
+
+    def ulp(self, x: Any) -> Fraction:
+        """The spacing of this format at the (finite, exact) value ``x``.
+
+        ulp(x) = 2**(max(e, emin) - p + 1) with e = floor(log2|x|): the gap between consecutive
+        values of the binade that holds x (Goldberg's definition; above the largest finite value the
+        top binade's spacing is extended).  ulp(0) is the smallest subnormal.
+        """
+        q = Fraction(x) if not isinstance(x, Fraction) else x
+        if q == 0:
+            return self.smallest_subnormal
+        e = floor_log2(abs(q))
+        return Fraction(2) ** (max(e, self.emin) - self.precision + 1)
+
+    @property
+    def np(self) -> Any:
+        """The numpy dtype (imports ml_dtypes for the formats numpy lacks)."""
+        return numpy_dtype(self)
+
+
+def floor_log2(q: Fraction) -> int:
+    """floor(log2 q) for a positive rational, exactly."""
+    n, d = q.numerator, q.denominator
+    e = n.bit_length() - d.bit_length()
+    # 2**e <= q  <=>  n * 2**-e >= d; bit lengths leave e one too large at most.
+    if (n << max(0, -e)) < (d << max(0, e)):
+        e -= 1
+    return e
+
+
+FORMATS: dict[str, Format] = {
+    "float16": Format("float16", precision=11, emin=-14, emax=15, numpy_name="float16"),
+    "float32": Format("float32", precision=24, emin=-126, emax=127, numpy_name="float32"),
+    "float64": Format("float64", precision=53, emin=-1022, emax=1023, numpy_name="float64"),
+}
+
+#: The dtypes evaluated when ``--dtype`` is not given.
+DEFAULT_DTYPES = ("float16", "float32", "float64")
+
+_ALIASES = {"half": "float16", "single": "float32", "double": "float64",
+            "f16": "float16", "f32": "float32", "f64": "float64", "fp16": "float16",
+            "fp32": "float32", "fp64": "float64"}
+
+
+def get_format(name: str) -> Format:
+    """The format called ``name`` (or one of its aliases), or an InputError naming it."""
+    key = name.strip().lower()
+    key = _ALIASES.get(key, key)
+    try:
+        return FORMATS[key]
+    except KeyError:
+        known = ", ".join(list(FORMATS) + ["all"])
+        raise InputError(f"unknown dtype {name!r} (choose from {known})") from None
+
+
+def resolve_dtypes(names: list[str] | tuple[str, ...] | None) -> list[Format]:
+    """Parse repeatable / comma-separated ``--dtype`` values, keeping order, without duplicates."""
+    if not names:
+        return [FORMATS[n] for n in DEFAULT_DTYPES]
+    out: list[Format] = []
+    for item in names:
+        for part in item.split(","):
+            if not part.strip():
+                raise InputError(f"empty dtype name in --dtype {item!r}")
+            fmts = list(FORMATS.values()) if part.strip().lower() == "all" else [get_format(part)]
+            for fmt in fmts:
+                if fmt not in out:
+                    out.append(fmt)
+    return out
+
+
+def numpy_dtype(fmt: Format) -> Any:
+    import numpy as np
+
+    return np.dtype(fmt.numpy_name)

@@ -1,0 +1,99 @@
+"""Stage 1 of the pipeline: turn the tokens a user typed into exact numbers.
+
+A token is parsed as a decimal number into an exact :class:`fractions.Fraction` (``0.1`` is 1/10,
+not the float64 nearest to it), so that rounding to each dtype happens once, from the exact value
+(see :mod:`smoothcli.rounding`).  The grammar is ASCII only: Python's ``float`` also accepts
+Unicode digits (``'١٢'``), underscores and hex floats, which are rejected here so that what a
+script passes is what the tool reads.  ``inf``, ``-inf``, ``infinity`` and ``nan`` (any case) are
+accepted and follow scipy.special.logsumexp's conventions downstream.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from smoothcli.errors import InputError
+
+_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_SPECIAL = re.compile(r"([+-]?)(inf|infinity|nan)", re.ASCII | re.IGNORECASE)
+_NUMBER_LIKE = re.compile(r"-(?:\d|\.\d|inf|infinity|nan)", re.ASCII | re.IGNORECASE)
+
+#: The largest decimal exponent accepted.  Fraction("1e-999999999") would build a huge integer:
+#: anything beyond float64's range by this much rounds to 0 or is refused anyway.
+MAX_EXPONENT = 9999
+
+# Values at or above this round to infinity in float64 (IEEE 754 round to nearest: the midpoint
+# between the largest double and 2**1024).
+_FLOAT64_OVERFLOW = Fraction(2) ** 1024 - Fraction(2) ** 970
+
+
+@dataclass(frozen=True)
+class Number:
+    """One input value: the text typed and its exact value.
+
+    ``exact`` is the exact rational for finite tokens and ``None`` for inf/nan, which are held in
+    ``special``.  ``negative`` keeps the sign of ``-0``.
+    """
+
+    text: str
+    exact: Fraction | None
+    special: float | None = None
+    negative: bool = False
+
+    @property
+    def is_finite(self) -> bool:
+        return self.exact is not None
+
+    @classmethod
+    def from_float(cls, x: float, text: str | None = None) -> "Number":
+        """A Number holding exactly the value of a float (used for file data and demos)."""
+        if math.isfinite(x):
+            return cls(text if text is not None else repr(float(x)), Fraction(x),
+                       negative=math.copysign(1.0, x) < 0)
+        return cls(text if text is not None else repr(float(x)), None, special=float(x),
+                   negative=x < 0)
+
+
+def looks_like_number(token: str) -> bool:
+    """True when a token that starts with '-' is a negative number rather than an option."""
+    return bool(_NUMBER_LIKE.match(token))
+
+
+def parse_number(token: str) -> Number:
+    """Parse one token; raise InputError naming the token when it is not a number we accept."""
+    text = token.strip()
+    if not text:
+        raise InputError("empty value: expected a number")
+    m = _SPECIAL.fullmatch(text)
+    if m:
+        sign, word = m.group(1), m.group(2).lower()
+        if word == "nan":
+            return Number(token, None, special=math.nan)
+        return Number(token, None, special=-math.inf if sign == "-" else math.inf,
+                      negative=sign == "-")
+    if not _DECIMAL.fullmatch(text):
+        hint = ""
+        if text.lower().startswith(("0x", "-0x", "+0x")):
+            hint = " (hex floats are not accepted; give a decimal)"
+        elif "," in text:
+            hint = " (use '.' as the decimal point; separate values with spaces)"
+        elif not text.isascii():
+            hint = " (only ASCII digits are accepted)"
+        raise InputError(f"not a number: {token!r}{hint}")
+    mantissa, _, exponent = text.lower().partition("e")
+    if exponent and abs(int(exponent)) > MAX_EXPONENT:
+        raise InputError(f"exponent out of range in {token!r} (at most {MAX_EXPONENT} in magnitude)")
+    q = Fraction(text)
+    if abs(q) >= _FLOAT64_OVERFLOW:
+        raise InputError(f"{token!r} is beyond the float64 range (max ≈ 1.7976931348623157e308)")
+    return Number(token, q, negative=text.startswith("-"))
+
+
+def parse_numbers(tokens: list[str] | tuple[str, ...]) -> list[Number]:
+    """Parse every token; the first bad one raises InputError."""
+    if not tokens:
+        raise InputError("no values given: pass numbers, e.g. 'smooth lse 710 12'")
+    return [parse_number(t) for t in tokens]

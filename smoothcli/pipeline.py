@@ -1,0 +1,135 @@
+"""The pipeline shared by every subcommand: round → evaluate → reference → measure.
+
+Each subcommand module in :mod:`smoothcli.commands` parses its inputs, calls these steps and
+packs the result into a :class:`~smoothcli.report.Report`.  Keeping the steps here means lse,
+softmax, bounds and underflow all produce the same rows, flags and errors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Callable, Sequence
+
+from smoothcli.accumulate import Accumulation
+from smoothcli.dtypes import Format
+from smoothcli.logsumexp import Trace
+from smoothcli.measure import errors, flags
+from smoothcli.parse import Number
+from smoothcli.reference import decimal_text, lse_reference, softmax_reference
+from smoothcli.report import Evaluation, SoftmaxEvaluation
+from smoothcli.rounding import exact_decimal, round_number
+
+
+@dataclass
+class RoundedInputs:
+    """The inputs as they are in one dtype: each typed token rounded once, correctly."""
+
+    dtype: str
+    values: list[float]
+    changed: list[bool]  # rounding changed the typed value
+    array: Any  # numpy array of the dtype
+
+    @property
+    def any_changed(self) -> bool:
+        return any(self.changed)
+
+
+def round_inputs(numbers: Sequence[Number], fmt: Format) -> RoundedInputs:
+    import numpy as np
+
+    values = [round_number(x, fmt) for x in numbers]
+    changed = [_changed(x, v) for x, v in zip(numbers, values)]
+    array = np.array(values, dtype=np.float64).astype(fmt.np)
+    return RoundedInputs(fmt.name, values, changed, array)
+
+
+def _changed(x: Number, v: float) -> bool:
+    if x.exact is None:
+        return not (math.isnan(v) and math.isnan(x.special)) and v != x.special
+    return not math.isfinite(v) or Fraction(v) != x.exact
+
+
+def exact_values(numbers: Sequence[Number]) -> list[Any]:
+    """The values as typed: exact Fractions, or floats for inf/nan (for the typed reference)."""
+    return [x.exact if x.exact is not None else x.special for x in numbers]
+
+
+class ReferenceCache:
+    """References keyed by input values: dtypes whose rounded inputs agree share one."""
+
+    def __init__(self, compute: Callable[[Sequence[Any]], Any]):
+        self._compute = compute
+        self._cache: dict[tuple, Any] = {}
+
+    def __call__(self, values: Sequence[Any]) -> Any:
+        key = tuple(("nan" if isinstance(v, float) and math.isnan(v) else v) for v in values)
+        if key not in self._cache:
+            self._cache[key] = self._compute(values)
+        return self._cache[key]
+
+
+def evaluate_lse_like(inputs: RoundedInputs, fmt: Format, methods: dict[str, Callable],
+                      names: Sequence[str], acc: Accumulation, ref: Any) -> list[Evaluation]:
+    """Run each named scalar method on one dtype's inputs and measure it against ``ref``."""
+    import mpmath
+
+    rows = []
+    for name in names:
+        trace: Trace = methods[name](inputs.array, acc)
+        err = errors(float(trace.value), ref, fmt)
+        fl = flags(inputs.array, trace.terms, trace.sumexp, trace.value,
+                   ref_is_nan=bool(mpmath.isnan(ref)), ref_finite=bool(mpmath.isfinite(ref)),
+                   fmt=fmt)
+        rows.append(Evaluation(
+            dtype=fmt.name, method=name, value=float(trace.value), reference=float(ref),
+            reference_decimal=decimal_text(ref), abs_error=err.abs_error,
+            rel_error=err.rel_error, ulp_error=err.ulp_error, overflow=fl.overflow,
+            underflow=fl.underflow, nan=fl.nan, flushed_terms=fl.flushed,
+            sumexp=float(trace.sumexp), accumulation=acc.describe(fmt.name)))
+    return rows
+
+
+def evaluate_softmax_like(inputs: RoundedInputs, fmt: Format, methods: dict[str, Callable],
+                          names: Sequence[str], acc: Accumulation,
+                          ref: list) -> list[SoftmaxEvaluation]:
+    """Run each named softmax method on one dtype's inputs and measure every element."""
+    import mpmath
+
+    ref_is_nan = any(mpmath.isnan(r) for r in ref)
+    rows = []
+    for name in names:
+        trace: Trace = methods[name](inputs.array, acc)
+        values = [float(v) for v in trace.value]
+        errs = [errors(v, r, fmt) for v, r in zip(values, ref)]
+        fl = flags(inputs.array, trace.terms, trace.sumexp, trace.value, ref_is_nan=ref_is_nan,
+                   ref_finite=not ref_is_nan, fmt=fmt)
+        total = math.fsum(values) if all(math.isfinite(v) for v in values) else sum(values)
+        rows.append(SoftmaxEvaluation(
+            dtype=fmt.name, method=name, value=values, reference=[float(r) for r in ref],
+            reference_decimal=[decimal_text(r) for r in ref],
+            abs_error=_worst(e.abs_error for e in errs),
+            rel_error=_worst(e.rel_error for e in errs),
+            ulp_error=_worst(e.ulp_error for e in errs),
+            abs_errors=[e.abs_error for e in errs], rel_errors=[e.rel_error for e in errs],
+            ulp_errors=[e.ulp_error for e in errs], output_sum=total,
+            sum_error=abs(total - 1.0) if not math.isnan(total) else math.nan,
+            overflow=fl.overflow, underflow=fl.underflow, nan=fl.nan, flushed_terms=fl.flushed,
+            sumexp=float(trace.sumexp), accumulation=acc.describe(fmt.name)))
+    return rows
+
+
+def _worst(xs) -> float:
+    """The largest value, NaN if any is NaN (a NaN error must not hide behind a max)."""
+    xs = list(xs)
+    if any(math.isnan(x) for x in xs):
+        return math.nan
+    return max(xs) if xs else 0.0
+
+
+lse_references = lambda: ReferenceCache(lse_reference)  # noqa: E731
+softmax_references = lambda: ReferenceCache(softmax_reference)  # noqa: E731
+
+__all__ = ["round_inputs", "exact_values", "evaluate_lse_like", "evaluate_softmax_like",
+           "exact_decimal", "RoundedInputs", "ReferenceCache"]
