@@ -1,0 +1,78 @@
+"""Shared test fixtures: drive the CLI in-process and parse its JSON strictly.
+
+The oracles the tests compare against live in tests/oracle.py (no smoothcli imports there).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))  # make tests/oracle.py importable everywhere
+
+from oracle import loads_strict  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class Run:
+    exit_code: int
+    stdout: str
+    stderr: str
+    exception: BaseException | None
+
+    @property
+    def json(self):
+        return loads_strict(self.stdout)
+
+
+def _invoke(args: list[str], env: dict | None = None) -> Run:
+    from typer.testing import CliRunner
+
+    from smoothcli.cli import app
+
+    result = CliRunner().invoke(app, [str(a) for a in args], env=env)
+    exc = result.exception if not isinstance(result.exception, SystemExit) else None
+    return Run(result.exit_code, result.stdout, result.stderr, exc)
+
+
+@pytest.fixture
+def smooth():
+    """smooth(*args) -> Run: the CLI run in-process with typer's CliRunner."""
+    return lambda *args, env=None: _invoke(list(args), env)
+
+
+@pytest.fixture
+def smooth_json():
+    """smooth_json(*args) -> dict: runs with --json, asserts exit 0/1 and no traceback."""
+
+    def run(*args, expect_exit: int | None = None):
+        r = _invoke([*args, "--json"])
+        assert r.exception is None, repr(r.exception)
+        if expect_exit is not None:
+            assert r.exit_code == expect_exit, (r.exit_code, r.stderr)
+        else:
+            assert r.exit_code in (0, 1), (r.exit_code, r.stderr)
+        return r.json
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def venv_bin() -> Path:
+    """The directory of the running interpreter: the installed ``smooth`` script lives there."""
+    return Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def env_with_smooth(venv_bin) -> dict:
+    """os.environ with the venv's bin first on PATH (for subprocess runs of ``smooth``)."""
+    env = dict(os.environ)
+    env["PATH"] = str(venv_bin) + os.pathsep + env.get("PATH", "")
+    env.pop("PYTHONPATH", None)
+    return env
