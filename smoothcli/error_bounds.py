@@ -1,0 +1,356 @@
+"""Error measures beyond abs/rel/ULP: Herbie's bits of error, and the rounding error bounds of
+Blanchard, Higham & Higham next to the measured error.
+
+**bits** (Herbie, Panchekha et al., PLDI 2015): log2(1 + the number of representable values of
+the dtype between the computed result and the correctly rounded exact result).  0 means correctly
+rounded, 1 one value off, p+ a result with no correct bit.  The count is exact: every value of a
+format is mapped to its position in the format's ordered encoding (:func:`ordinal`: 0 for ±0,
+k for the k-th positive value, the largest finite value then +inf next), so the count is a
+difference of two integers.  A NaN against a non-NaN costs the whole width of the format (8, 16,
+32 or 64 bits), as Herbie scores an invalid output.
+
+**bounds**: the leading-order terms of the error bounds of P. Blanchard, D. J. Higham and
+N. J. Higham, "Accurately computing the log-sum-exp and softmax functions", IMA J. Numer. Anal.
+41(4):2311-2330, 2021, doi:10.1093/imanum/draa038.  Theorem numbers are those of the paper's
+sections 3 (basic formulas) and 4 (shifted formulas, Algorithm 4.1), as cited in the authors'
+own test script (github.com/higham/logsumexp-softmax-tests, chop_test_softmax.m).  With u the
+unit roundoff of the dtype, n the length, y = LSE(x) for the dtype-rounded inputs:
+
+=========================  ========================================  =========================
+method                     leading-order bound (units of u)          source
+=========================  ========================================  =========================
+LSE naive                  1 + (n + 1)/|y|                           Theorem 3.2
+LSE shifted/log1p/online   |y + n − x_min| / |y|                     Theorem 4.2
+softmax naive (divide)     n + 3                                     Theorem 3.3
+softmax exp-lse            |y| + max_i |x_i − y| + n + 2              Theorem 3.4
+softmax shifted/log1p/     n + 2 + 2(x_max − x_min)                  Theorem 4.3
+online (divide)
+softmax shifted-/log1p-/   1 + max_i |x_i − y| + |y + n − x_min|     Theorem 4.4
+online-exp-lse
+=========================  ========================================  =========================
+
+Theorems 4.2-4.4 analyse Algorithm 4.1 (log1p); the plain shifted formula and the online
+normaliser are held to the same bounds "by analogy" (the online recurrence adds up to two
+roundings per change of the running max, which a tight analysis would charge).  The measured
+error is in the unit the authors plot against these bounds: |ŷ − y|/(u·|y|) for LSE, and the
+normwise max_i |ĝ_i − g_i| / (u·max_i g_i) for softmax.  The bounds are first order in u and
+assume no overflow or underflow, so a row can exceed one because it overflowed (the flags say so),
+because a higher-order term matters (float8: u = 1/16), or because the bound, as stated, does not
+cover it — each a finding the row's ``exceeds_bound`` and ``bound_rule`` report.  One case is
+not flagged: a correctly rounded result (0 bits) whose error is above a bound that is itself below
+the final rounding error — Theorems 4.2 and 4.4 as stated have no term for the rounding of
+a + log1p(s), so for x_min > n their bound drops below u (LSE(6, 6): 0.40u) and would flag
+results no algorithm can improve; ``bound_rule`` says so instead.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Sequence
+
+from smoothcli.dtypes import Format
+
+
+# ------------------------------------------------------------------------------------------
+# bits of error
+
+
+def ordinal(v: float, fmt: Format) -> int | None:
+    """The position of the value ``v`` of ``fmt`` in the format's order (None for NaN).
+
+    Positive values are numbered from 1 (the smallest subnormal) up; subnormals first, then
+    each binade of 2**(p-1) values; +inf follows the largest finite value; negatives mirror.
+    (For the IEEE-like formats this is the bit pattern read as sign and magnitude.)"""
+    if math.isnan(v):
+        return None
+    a = float(fmt.max_finite) if math.isinf(v) else abs(v)
+    k = _index(a, fmt) + (1 if math.isinf(v) else 0)
+    return -k if v < 0 else k
+
+
+def _index(a: float, fmt: Format) -> int:
+    # Exact float arithmetic only: frexp and ldexp scale by powers of two (every value of every
+    # format here is a float64, and none of these scalings leaves float64's range).
+    if a == 0:
+        return 0
+    m, e = math.frexp(a)  # a = m·2**e, 0.5 <= m < 1, so floor(log2 a) = e − 1
+    p = fmt.precision
+    if e - 1 < fmt.emin:
+        q = math.ldexp(a, p - 1 - fmt.emin)  # a / smallest_subnormal
+        if not q.is_integer():
+            raise ValueError(f"{a!r} is not a value of {fmt.name}")
+        return int(q)
+    sig = math.ldexp(m, p)  # the integer significand, in [2**(p-1), 2**p)
+    if not sig.is_integer():
+        raise ValueError(f"{a!r} is not a value of {fmt.name}")
+    half = 1 << (p - 1)
+    return (e - 1 - fmt.emin + 1) * half + int(sig) - half
+
+
+def width(fmt: Format) -> int:
+    """The format's width in bits (what a NaN against a number costs)."""
+    return {"float8_e4m3fn": 8, "float8_e5m2": 8, "bfloat16": 16, "float16": 16,
+            "float32": 32, "float64": 64}.get(fmt.name, fmt.precision + 11)
+
+
+def to_format(v: float, fmt: Format) -> float:
+    """``v`` rounded to ``fmt`` (a no-op for a value of the format; peers may return wider)."""
+    from smoothcli.rounding import round_fraction
+
+    if not math.isfinite(v):
+        return v if (math.isnan(v) or fmt.has_inf) else math.nan
+    return round_fraction(Fraction(v), fmt, negative=math.copysign(1.0, v) < 0)
+
+
+def bits(value: float, ref: Any, fmt: Format) -> float:
+    """Herbie's bits of error of ``value`` against the exact ``ref`` (an mpf) in ``fmt``.
+
+    NaN when the exact value is NaN (nothing to measure, like the other errors)."""
+    import mpmath
+
+    from smoothcli.reference import round_mpf
+
+    if mpmath.isnan(ref):
+        return math.nan
+    if mpmath.isinf(ref):
+        r = float(ref) if fmt.has_inf else math.nan
+    else:
+        r = round_mpf(ref, fmt)  # the correctly rounded exact result
+    v = float(value)
+    try:  # a value of the format (always, except a peer's wider result)
+        a = ordinal(v, fmt) if (fmt.has_inf or not math.isinf(v)) else None
+    except ValueError:
+        a = ordinal(to_format(v, fmt), fmt)
+    b = ordinal(r, fmt)
+    if a is None or b is None:
+        return 0.0 if a is None and b is None else float(width(fmt))
+    return math.log2(1 + abs(a - b))
+
+
+# ------------------------------------------------------------------------------------------
+# Blanchard-Higham-Higham bounds
+
+# (theorem, what it covers, by analogy?) per method; the peers compute the shifted formulas.
+_LSE = {"naive": ("3.2", "basic LSE", False), "shifted": ("4.2", "shifted LSE", False),
+        "log1p": ("4.2", "shifted LSE, Alg. 4.1", False),
+        "online": ("4.2", "shifted LSE", True), "scipy": ("4.2", "shifted LSE", True),
+        "torch": ("4.2", "shifted LSE", True)}
+_SOFTMAX = {"naive": ("3.3", "basic softmax", False),
+            "exp-lse": ("3.4", "division-free softmax", False),
+            "shifted": ("4.3", "shifted softmax", False),
+            "log1p": ("4.3", "shifted softmax, Alg. 4.1", False),
+            "online": ("4.3", "shifted softmax", True),
+            "shifted-exp-lse": ("4.4", "shifted division-free softmax", False),
+            "log1p-exp-lse": ("4.4", "shifted division-free softmax, Alg. 4.1", False),
+            "online-exp-lse": ("4.4", "shifted division-free softmax", True),
+            "scipy": ("4.3", "shifted softmax", True), "torch": ("4.3", "shifted softmax", True)}
+_FORMULA = {"3.2": "(1 + (n+1)/|y|)·u", "4.2": "(|y + n − x_min|/|y|)·u", "3.3": "(n + 3)·u",
+            "3.4": "(|y| + max|x_i − y| + n + 2)·u", "4.3": "(n + 2 + 2(x_max − x_min))·u",
+            "4.4": "(1 + max|x_i − y| + |y + n − x_min|)·u"}
+
+
+def rule_text(kind: str, method: str) -> str:
+    """'BHH Thm 4.2 (shifted LSE): (|y + n − x_min|/|y|)·u', or '' when no bound applies."""
+    entry = (_LSE if kind == "lse" else _SOFTMAX).get(method)
+    if entry is None:
+        return ""
+    thm, what, analogy = entry
+    return (f"BHH Thm {thm} ({what}{', by analogy' if analogy else ''}): {_FORMULA[thm]}")
+
+
+def bound_coefficient(thm: str, xs: Sequence[float], y: float) -> float:
+    """The leading-order bound of theorem ``thm`` in units of u (see the module table)."""
+    n = len(xs)
+    lo, hi = min(xs), max(xs)
+    spread = max(abs(x - y) for x in xs)
+    with_y = abs(y + n - lo)
+    if thm == "3.2":
+        return 1 + (n + 1) / abs(y) if y != 0 else math.inf
+    if thm == "4.2":
+        return with_y / abs(y) if y != 0 else math.inf
+    if thm == "3.3":
+        return n + 3.0
+    if thm == "3.4":
+        return abs(y) + spread + n + 2
+    if thm == "4.3":
+        return n + 2 + 2 * (hi - lo)
+    if thm == "4.4":
+        return 1 + spread + with_y
+    raise KeyError(thm)
+
+
+@dataclass(frozen=True)
+class BoundCheck:
+    bound: float  # leading-order bound, in units of u (NaN: no bound applies)
+    error_u: float  # the measured error in the same unit and measure
+    exceeds: bool
+    rule: str  # which rule, and what happened
+
+
+def check_lse(method: str, xs: Sequence[float], ref: Any, value: float, rel_error: float,
+              fmt: Format, correctly_rounded: bool = False) -> BoundCheck:
+    """The bound of an LSE row against its measured relative error |ŷ − y|/(u|y|)."""
+    import mpmath
+
+    u = float(fmt.unit_roundoff)
+    err_u = rel_error / u
+    rule = rule_text("lse", method)
+    if not rule:
+        return BoundCheck(math.nan, err_u, False, "no bound for this method")
+    if not all(math.isfinite(x) for x in xs) or not mpmath.isfinite(ref):
+        return BoundCheck(math.nan, err_u, False, rule + " — n/a: non-finite input or result")
+    return _verdict(_LSE[method][0], xs, float(ref), err_u, math.isnan(value), rule,
+                    correctly_rounded)
+
+
+def check_softmax(method: str, xs: Sequence[float], ref: Sequence[Any],
+                  values: Sequence[float], abs_errors: Sequence[float],
+                  fmt: Format, correctly_rounded: bool = False) -> BoundCheck:
+    """The bound of a softmax row against max_i |ĝ_i − g_i| / (u·max_i g_i)."""
+    import mpmath
+
+    u = float(fmt.unit_roundoff)
+    rule = rule_text("softmax", method)
+    finite = all(math.isfinite(x) for x in xs) and all(mpmath.isfinite(g) for g in ref)
+    top = max(float(g) for g in ref) if finite and ref else math.nan
+    worst = math.nan if any(math.isnan(e) for e in abs_errors) else max(abs_errors, default=0.0)
+    err_u = worst / (u * top) if finite and top > 0 else math.nan
+    if not rule:
+        return BoundCheck(math.nan, err_u, False, "no bound for this method")
+    if not finite:
+        return BoundCheck(math.nan, err_u, False, rule + " — n/a: non-finite input or result")
+    y = _lse_from_softmax(xs, ref)
+    nan_out = any(math.isnan(v) for v in values)
+    return _verdict(_SOFTMAX[method][0], xs, y, err_u, nan_out, rule, correctly_rounded)
+
+
+def _lse_from_softmax(xs: Sequence[float], ref: Sequence[Any]) -> float:
+    """y = LSE(x) from the exact softmax: g_k = exp(x_k − y) at the largest x_k, so
+    y = x_k − log(g_k), with g_k ≥ 1/n (no underflow, no cancellation that matters for a bound)."""
+    import mpmath
+
+    k = max(range(len(xs)), key=lambda i: xs[i])
+    with mpmath.workprec(max(ref[k].context.prec, 128)):
+        return float(mpmath.mpf(xs[k]) - mpmath.log(ref[k]))
+
+
+def _verdict(thm: str, xs: Sequence[float], y: float, err_u: float, nan_out: bool,
+             rule: str, correctly_rounded: bool = False) -> BoundCheck:
+    b = bound_coefficient(thm, xs, y)
+    above = not math.isnan(err_u) and err_u > b
+    if above and correctly_rounded and not nan_out:
+        # No algorithm beats correct rounding, whose relative error reaches u: a bound below
+        # that (Thm 4.2 / 4.4 as stated when x_min > n, e.g. LSE(6, 6): 0.40u) is the bound's
+        # omission of the final rounding, not the method's failure.  Said, not flagged.
+        return BoundCheck(b, err_u, False, f"{rule} — measured {err_u:.3g}·u > {b:.3g}·u, but "
+                          "the result is correctly rounded (0 bits): the stated bound is "
+                          "below the final rounding error; not flagged")
+    exceeds = nan_out or above
+    if exceeds:
+        why = "the result is NaN" if nan_out else f"measured {err_u:.3g}·u > bound {b:.3g}·u"
+        rule = f"exceeds {rule} — {why}"
+    return BoundCheck(b, err_u, bool(exceeds), rule)
+
+
+# ------------------------------------------------------------------------------------------
+# the hook the pipeline calls on every evaluated row
+
+
+def annotate_lse(row: Any, inputs: Any, fmt: Format, ref: Any, acc: Any) -> Any:
+    """Fill an LSE-like row's ``bits``, ``bound``, ``error_u``, ``exceeds_bound``,
+    ``bound_rule`` and ``acc_dtype`` (and the online normaliser's accumulation text)."""
+    row.bits = bits(row.value, ref, fmt)
+    chk = check_lse(row.method, inputs.values, ref, row.value, row.rel_error, fmt,
+                    row.bits == 0)
+    _apply(row, chk, fmt, acc)
+    return row
+
+
+def annotate_softmax(row: Any, inputs: Any, fmt: Format, ref: Sequence[Any], acc: Any) -> Any:
+    """As :func:`annotate_lse` for a softmax row (``bits`` is the worst element's, the
+    per-element values are in ``element_bits``)."""
+    seen: dict = {}  # softmax of n equal inputs has one reference value n times
+    row.element_bits = []
+    for v, r in zip(row.value, ref):
+        key = (v, getattr(r, "_mpf_", None) or str(r))
+        if key not in seen:
+            seen[key] = bits(v, r, fmt)
+        row.element_bits.append(seen[key])
+    row.bits = _worst(row.element_bits)
+    chk = check_softmax(row.method, inputs.values, ref, row.value, row.abs_errors, fmt,
+                        row.bits == 0)
+    _apply(row, chk, fmt, acc)
+    return row
+
+
+def _apply(row: Any, chk: BoundCheck, fmt: Format, acc: Any) -> None:
+    row.bound, row.error_u, row.exceeds_bound, row.bound_rule = (
+        chk.bound, chk.error_u, chk.exceeds, chk.rule)
+    if acc is not None and row.method not in ("scipy", "torch"):
+        row.acc_dtype = acc.acc_dtype(fmt.name)
+        row.accumulation = acc.describe(fmt.name, row.method)
+
+
+def _worst(xs: Sequence[float]) -> float:
+    if any(math.isnan(x) for x in xs):
+        return math.nan
+    return max(xs, default=0.0)
+
+
+# ------------------------------------------------------------------------------------------
+# words for the table view (plain text; rendering stays in smoothcli._format)
+
+
+def exceeded_flag(row: Any) -> list[str]:
+    """['exceeds Thm 4.2'] for a row whose measured error exceeds its bound, else []."""
+    import re
+
+    if not getattr(row, "exceeds_bound", False):
+        return []
+    m = re.search(r"Thm (\d+\.\d+)", getattr(row, "bound_rule", ""))
+    return [f"exceeds Thm {m.group(1)}" if m else "exceeds bound"]
+
+
+def bounds_caption(rows: Sequence[Any]) -> str:
+    """The caption under a table with bits / err/u / bound/u columns: what they mean and which
+    theorem each method was held to (no square brackets: captions are rich markup)."""
+    text = ("bits: log2(1 + number of dtype values between the result and the correctly rounded "
+            "exact value), as Herbie counts; err/u, bound/u: the measured error and the "
+            "leading-order bound of Blanchard, Higham & Higham (2021), in units of u = 2^-p "
+            "(LSE: |ŷ − y|/|y|, softmax: max|ĝ − g|/max g)")
+    used: dict[str, list[str]] = {}
+    for r in rows:
+        table = _SOFTMAX if hasattr(r, "abs_errors") else _LSE
+        entry = table.get(r.method)
+        if entry is not None:
+            name = r.method + ("*" if entry[2] else "")
+            if name not in used.setdefault(entry[0], []):
+                used[entry[0]].append(name)
+    if used:
+        text += "\nbounds: " + "; ".join(f"Thm {t} {_FORMULA[t]}: {', '.join(ms)}"
+                                         for t, ms in used.items())
+        if any(m.endswith("*") for ms in used.values() for m in ms):
+            text += " (* by analogy: the theorem analyses Alg. 4.1)"
+    return text
+
+
+def accumulation_caption(rows: Sequence[Any]) -> str | None:
+    """How the rows accumulated, when that is not the documented default (sequential in the
+    row's own dtype): --acc widening, and the online normaliser's own recurrence."""
+    parts = []
+    wide: dict[str, list[str]] = {}
+    for r in rows:
+        if r.acc_dtype not in (None, r.dtype) and r.method not in ("scipy", "torch"):
+            if r.dtype not in wide.setdefault(r.acc_dtype, []):
+                wide[r.acc_dtype].append(r.dtype)
+    for acc, dts in wide.items():
+        parts.append(f"--acc {acc}: the sums (and the online normaliser) of the {', '.join(dts)} "
+                     f"rows accumulate in {acc}, their log / the division by them run in {acc}, "
+                     "the result is rounded once to the row's dtype (column acc)")
+    if any(r.method.startswith("online") for r in rows):
+        parts.append("online rows: the normaliser d_j = d_(j-1)·exp(m_(j-1) − m_j) + "
+                     "exp(x_j − m_j) of Milakov & Gimelshein (2018), left to right, every step "
+                     "rounded (--sum does not apply)")
+    return "\n".join(parts) if parts else None
