@@ -23,6 +23,11 @@ _EXPORTS = {
     "exp_range_report": "smoothcli.commands.exp_range",
     "bounds_report": "smoothcli.commands.bounds",
     "underflow_report": "smoothcli.commands.underflow",
+    "sigmoid_report": "smoothcli.commands.sigmoid",
+    "abs_report": "smoothcli.commands.smooth_abs",
+    "metrics_report": "smoothcli.commands.metrics",
+    "sigmoid_reference": "smoothcli.sigmoid",
+    "SIGMOID_METHODS": "smoothcli.sigmoid",
     "Settings": "smoothcli.commands._common",
     "parse_numbers": "smoothcli.parse",
     "parse_number": "smoothcli.parse",
@@ -36,6 +41,15 @@ _EXPORTS = {
     "Accumulation": "smoothcli.accumulate",
     "Report": "smoothcli.report",
     "InputError": "smoothcli.errors",
+    # issue 3: files and batches, the fast reference
+    "load_file": "smoothcli.load",
+    "Batch": "smoothcli.load",
+    "run_batch": "smoothcli.batch",
+    "row_reference": "smoothcli.fastref",
+    # issue 7: sweeps (numerics) and the sweep report (rows, chart, boundaries)
+    "run_sweep": "smoothcli.sweep",
+    "parse_sweep": "smoothcli.sweep",
+    "sweep_report": "smoothcli.commands.sweep",
 }
 
 __all__ = ["__version__", *_EXPORTS]

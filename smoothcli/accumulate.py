@@ -4,7 +4,16 @@ The order matters as much as the dtype.  A strict left-to-right float16 sum of o
 (2048 + 1 rounds back to 2048: the float16 spacing there is 2), while numpy's ``np.sum`` on a
 float16 array adds pairwise and keeps its partial sums in float32, returning 5000 for 5000 ones.
 The tool's default is the strict model every intermediate of which is a value of the target dtype;
-``pairwise`` reproduces what ``np.sum`` does, so users see what their numpy code gets.
+``pairwise`` reproduces what ``np.sum`` does, so users see what their numpy code gets.  numpy has no
+pairwise loop for ml_dtypes' bfloat16 / float8 arrays: their ``np.sum`` is a strict left-to-right
+sum in the dtype itself (``np.ones(5000, bfloat16).sum()`` is 256: 256 + 1 rounds back to 256).
+
+``acc`` (``--acc DTYPE``) models a kernel that keeps its reduction in a wider dtype, as GPU
+softmax / logsumexp kernels do in float32 for float16 and bfloat16: the terms are computed in the
+target dtype and widened exactly, Σ (and the online normaliser) accumulates in ``acc``, and the
+operations that consume the sum (its log, the division by it, m + log Σ) run in ``acc`` too; the
+result is rounded once to the target dtype.  An ``acc`` that is not wider than a row's dtype is
+ignored for that row (the row's ``acc_dtype`` says what was used).
 """
 
 from __future__ import annotations
@@ -22,18 +31,77 @@ class Accumulation:
     ``pairwise`` (numpy's ``np.sum``)."""
 
     order: str = SEQUENTIAL
+    acc: str | None = None  # --acc: the name of a wider accumulation dtype, or None
 
-    def describe(self, dtype: str) -> str:
+    def acc_dtype(self, dtype: str) -> str:
+        """The dtype the sums of a ``dtype`` row accumulate in (``acc`` only when it is wider)."""
+        from smoothcli.dtypes import FORMATS, is_wider
+
+        if self.acc is None or self.acc == dtype or dtype not in FORMATS:
+            return dtype
+        return self.acc if is_wider(FORMATS[self.acc], FORMATS[dtype]) else dtype
+
+    def describe(self, dtype: str, method: str | None = None) -> str:
+        acc = self.acc_dtype(dtype)
+        wide = (f"; the log of / division by the sum in {acc}, the result rounded once to "
+                f"{dtype}" if acc != dtype else "")
+        if method is not None and method.startswith("online"):
+            return (f"online normaliser (Milakov & Gimelshein 2018), left to right: "
+                    f"d_j = d_(j-1)*exp(m_(j-1) - m_j) + exp(x_j - m_j), every step rounded to "
+                    f"{acc}" + wide)
         if self.order == SEQUENTIAL:
-            return f"sequential, left to right, every partial sum rounded to {dtype}"
+            return f"sequential, left to right, every partial sum rounded to {acc}" + wide
+        if acc != dtype:
+            return (f"numpy np.sum of the terms widened to {acc}: pairwise in {acc}" + wide)
         if dtype == "float16":
             return "numpy np.sum: pairwise, float16 partial sums kept in float32, rounded once"
+        from smoothcli.dtypes import ML_DTYPES
+
+        if dtype in ML_DTYPES:
+            return (f"numpy np.sum on ml_dtypes' {dtype}: no pairwise loop, a strict "
+                    f"left-to-right sum in {dtype} (np.ones(5000, bfloat16).sum() is 256: "
+                    f"256 + 1 rounds back to 256)")
         return f"numpy np.sum: pairwise (blocks of 128, 8 accumulators) in {dtype}"
 
-    def sum(self, terms):
-        """Sum a 1-D numpy array of terms in its own dtype, by this rule."""
+    def widen(self, a, like):
+        """``a`` (array or scalar of the target dtype) in the dtype of ``like`` (exact: wider).
+
+        Needed because numpy/ml_dtypes promotion would not pick ``acc``: float8 op float16
+        promotes to float32."""
+        return a if a.dtype == like.dtype else a.astype(like.dtype)
+
+    def finish(self, value, dtype):
+        """A result computed in the accumulation dtype, rounded once to the target ``dtype``."""
         import numpy as np
 
+        if value.dtype == dtype:
+            return value
+        if value.dtype.itemsize > 4 and dtype.name in ("bfloat16", "float8_e4m3fn",
+                                                         "float8_e5m2"):
+            # ml_dtypes converts float64 through float32 and can round twice (a float32 result
+            # exactly on a bfloat16 midpoint; jax-ml/ml_dtypes PR #401): round exactly instead.
+            from fractions import Fraction
+
+            from smoothcli.dtypes import FORMATS
+            from smoothcli.rounding import round_fraction
+
+            fmt = FORMATS[dtype.name]
+            flat = [float(v) for v in np.ravel(value)]
+            out = np.array([round_fraction(Fraction(v), fmt) if np.isfinite(v) else v
+                            for v in flat], dtype=np.float64).astype(dtype)  # exact now
+            return out.reshape(np.shape(value)) if np.ndim(value) else out[0]
+        return np.asarray(value).astype(dtype) if np.ndim(value) else dtype.type(value)
+
+    def sum(self, terms):
+        """Sum a 1-D numpy array of terms by this rule, in the accumulation dtype of their
+        dtype (the terms' own dtype unless ``acc`` is wider)."""
+        import numpy as np
+
+        acc = self.acc_dtype(terms.dtype.name)
+        if acc != terms.dtype.name:
+            from smoothcli.dtypes import FORMATS
+
+            terms = terms.astype(FORMATS[acc].np)  # exact: every term is a value of acc
         if terms.size == 0:
             return terms.dtype.type(0)
         if self.order == SEQUENTIAL:
@@ -43,10 +111,17 @@ class Accumulation:
         return np.add.reduce(terms, dtype=terms.dtype)
 
 
-def get_accumulation(order: str) -> Accumulation:
+def get_accumulation(order: str, acc: str | None = None) -> Accumulation:
     from smoothcli.errors import InputError
 
     key = order.strip().lower()
     if key not in ORDERS:
         raise InputError(f"unknown --sum order {order!r} (choose from {', '.join(ORDERS)})")
-    return Accumulation(key)
+    if acc is not None:
+        from smoothcli.dtypes import get_format
+
+        try:
+            acc = get_format(acc).name
+        except InputError as e:
+            raise InputError(f"--acc: {e}") from None
+    return Accumulation(key, acc)

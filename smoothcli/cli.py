@@ -4,8 +4,9 @@ Nothing numerical happens here; every subcommand calls one ``*_report`` function
 :mod:`smoothcli.commands` and hands the result to :func:`emit`.  Heavy modules are imported inside
 the command functions so that ``smooth --help`` stays fast.
 
-Exit status (a contract, see README "Exit codes"): 0 ok; 1 ``--check`` found a problem;
-2 bad usage or bad input (one line on stderr); 130 interrupted.
+Exit status (a contract, see README "Exit codes and errors"): 0 ok; 1 ``--check`` found a
+problem; 2 bad usage or bad input (one line ``smooth: error: ...`` on stderr); 130 interrupted;
+70 a bug in smooth (one line ``smooth: internal error: ...``).  A closed pipe is not an error.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ import typer
 from typing_extensions import Annotated
 
 from smoothcli import __version__
+from smoothcli._usage import OneLineErrors
 
 HELP = ("Is this formula stable in this dtype? Evaluate LogSumExp, softmax and friends naively "
         "and stably in float16/32/64, against an exact mpmath reference.")
 
+# cls=OneLineErrors: click's usage errors become one line `smooth: error: ...` (see _usage.py).
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False,
                   context_settings={"help_option_names": ["-h", "--help"]},
-                  rich_markup_mode=None, pretty_exceptions_enable=False)
+                  rich_markup_mode=None, pretty_exceptions_enable=False, cls=OneLineErrors)
 
 # Negative numbers are values, not options: unknown "options" reach the values argument, where
 # real numbers are kept and anything else is reported as a mistyped option (with suggestions).
@@ -34,11 +37,19 @@ Values = Annotated[Optional[List[str]], typer.Argument(
     help="Input numbers (decimal, inf, -inf, nan). Negative numbers need no '--'.",
     show_default=False)]
 Dtype = Annotated[Optional[List[str]], typer.Option(
-    "--dtype", help="float16, float32, float64 or all (repeatable or comma-separated) "
-    "[default: all three].", show_default=False)]
+    "--dtype", help="float16, float32, float64, bfloat16, float8_e4m3fn, float8_e5m2 or all "
+    "(repeatable or comma-separated) [default: float16, float32, float64].", show_default=False)]
 Method = Annotated[Optional[List[str]], typer.Option(
-    "--method", help="naive, shifted (repeatable or comma-separated) [default: both].",
-    show_default=False)]
+    "--method", help="naive, shifted, log1p, online; softmax also exp-lse, shifted-exp-lse, "
+    "log1p-exp-lse, online-exp-lse; or all (repeatable or comma-separated) "
+    "[default: naive, shifted].", show_default=False)]
+Acc = Annotated[Optional[str], typer.Option(
+    "--acc", help="Accumulate Σ exp (and the online normaliser) in this wider dtype, as GPU "
+    "kernels do (e.g. float32 for float16/bfloat16) [default: the row's own dtype].",
+    metavar="DTYPE", show_default=False)]
+Peer = Annotated[Optional[List[str]], typer.Option(
+    "--peer", help="Also show what another library returns for the same inputs and dtype: "
+    "scipy, torch (must be importable; repeatable).", show_default=False)]
 Sum = Annotated[str, typer.Option(
     "--sum", help="How Σ exp accumulates: 'sequential' (left to right, every partial sum "
     "rounded to the dtype) or 'pairwise' (numpy's np.sum).")]
@@ -52,6 +63,18 @@ MaxUlp = Annotated[Optional[str], typer.Option(
 Ks = Annotated[Optional[List[str]], typer.Option(
     "--k", help="Temperature k of the smooth max (1/k)·LSE(k·x) (repeatable).",
     show_default=False)]
+# issue 3: files, stdin and batches (smoothcli/load.py, smoothcli/batch.py)
+File = Annotated[Optional[str], typer.Option(
+    "--file", help="Read the numbers from PATH ('-' for stdin): .npy (float16/32/64; 2-D: one "
+    "result per row), .txt or .csv. Numbers are also read from stdin when none are given "
+    "and stdin is not a terminal.", metavar="PATH", show_default=False)]
+Axis = Annotated[int, typer.Option(
+    "--axis", help="For 2-D input: the axis the values of one row run along.", metavar="N")]
+Rows = Annotated[bool, typer.Option(
+    "--rows", help="For batches (2-D or long input): print every row, not just the summary.")]
+Temperatures = Annotated[Optional[List[str]], typer.Option(
+    "--temperature", "-T", help="Also show softmax(x/T) against hardmax(x), with the distance "
+    "to the one-hot vector (repeatable; T > 0).", metavar="T", show_default=False)]
 
 
 def _version(value: bool) -> None:
@@ -79,14 +102,34 @@ def _values(ctx: typer.Context, tokens: Optional[List[str]]):
     return parse_numbers(tokens)
 
 
-def _settings(dtype, method, sum_order, methods_available):
+def _inputs(ctx: typer.Context, values, file: Optional[str], axis: int, none_ok: bool = False):
+    """The numbers typed, or read from --file / piped stdin (issue 3): a list of Numbers, a
+    Batch (smoothcli.batch evaluates it), or None when ``none_ok`` and nothing was given."""
+    from smoothcli.load import read_values
+
+    return read_values(values, file, axis, sys.stdin, lambda t: _values(ctx, t), none_ok)
+
+
+def _batch_or(kind: str, data, settings, rows: bool, small: Callable, **unsupported):
+    """Evaluate a Batch with smoothcli.batch, anything else with the per-element ``small``."""
+    from smoothcli.load import Batch
+
+    if not isinstance(data, Batch):  # numbers typed or short input: issue 2's report
+        return small(data, settings)
+    from smoothcli.batch import dispatch
+
+    return dispatch(kind, data, settings, rows, small, unsupported)
+
+
+def _settings(dtype, method, sum_order, methods_available, acc=None, peer=None):
     from smoothcli.accumulate import get_accumulation
     from smoothcli.commands._common import Settings
     from smoothcli.dtypes import resolve_dtypes
     from smoothcli.logsumexp import resolve_methods
+    from smoothcli.peers import resolve_peers
 
     return Settings(resolve_dtypes(dtype), resolve_methods(method, methods_available),
-                    get_accumulation(sum_order))
+                    get_accumulation(sum_order, acc), resolve_peers(peer))
 
 
 def _max_ulp(text: Optional[str]) -> Optional[float]:
@@ -114,20 +157,41 @@ class BadInput(click.ClickException):
         click.echo(f"smooth: error: {self.message}", err=True)
 
 
-def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional[str]) -> None:
-    """Build the report, render it, and exit with the documented status."""
+def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional[str],
+         figures: Optional[dict] = None) -> None:
+    """Build the report, render it, and exit with the documented status.
+
+    ``figures`` maps "png"/"svg" to the file ``--png``/``--svg`` named (issue 7): the report's
+    chart is written there with matplotlib, which is checked for before anything is computed."""
     from smoothcli._format import get_format
     from smoothcli.errors import InputError
 
+    figures = {k: v for k, v in (figures or {}).items() if v}
     try:
         limit = _max_ulp(max_ulp)
+        if figures:
+            from smoothcli._format.figure import check_path, require_matplotlib
+
+            for fmt, path in figures.items():
+                check_path(path, fmt)
+            require_matplotlib("--" + next(iter(figures)))
         report = build()
+        for fmt, path in figures.items():
+            from smoothcli._format.figure import save
+
+            save(report.charts, path, fmt)  # type: ignore[attr-defined]
     except InputError as e:
         raise BadInput(str(e)) from None
     problems = report.problems(limit)  # type: ignore[attr-defined]
     shown = problems if (check or json) else []
-    sys.stdout.write(get_format(json).render(report, shown))
-    sys.stdout.flush()
+    text = get_format(json).render(report, shown)
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`smooth ... | head -1`): stop writing, quietly, but let --check
+        # still decide the exit status (1 must keep meaning "a problem was found").
+        _silence_stdout()
     if check and problems:
         raise typer.Exit(1)
 
@@ -135,60 +199,246 @@ def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional
 @app.command(context_settings=NUMBERS)
 def lse(ctx: typer.Context, values: Values = None, dtype: Dtype = None, method: Method = None,
         sum: Sum = "sequential", json: Json = False, check: Check = False,
-        max_ulp: MaxUlp = None) -> None:
+        max_ulp: MaxUlp = None, acc: Acc = None, peer: Peer = None, file: File = None,
+        axis: Axis = -1, rows: Rows = False) -> None:
     """LogSumExp log(Σ exp(x)): naive vs shifted (m + log Σ exp(x − m)), per dtype."""
     from smoothcli.commands.lse import lse_report
     from smoothcli.logsumexp import LSE_METHODS
 
-    emit(lambda: lse_report(_values(ctx, values), _settings(dtype, method, sum, LSE_METHODS)),
+    emit(lambda: _batch_or("lse", _inputs(ctx, values, file, axis),
+                           _settings(dtype, method, sum, LSE_METHODS, acc, peer), rows,
+                           lse_report),
          json, check, max_ulp)
 
 
 @app.command(context_settings=NUMBERS)
 def softmax(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
             method: Method = None, sum: Sum = "sequential", json: Json = False,
-            check: Check = False, max_ulp: MaxUlp = None) -> None:
+            check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
+            peer: Peer = None, temperature: Temperatures = None, file: File = None,
+            axis: Axis = -1, rows: Rows = False) -> None:
     """softmax exp(x)/Σ exp(x): naive vs shifted, per element, with max/argmax/hardmax."""
     from smoothcli.commands.softmax import softmax_report
+    from smoothcli.commands.temperature import parse_temperatures
     from smoothcli.logsumexp import SOFTMAX_METHODS
 
-    emit(lambda: softmax_report(_values(ctx, values),
-                                _settings(dtype, method, sum, SOFTMAX_METHODS)),
+    emit(lambda: _batch_or("softmax", _inputs(ctx, values, file, axis),
+                           _settings(dtype, method, sum, SOFTMAX_METHODS, acc, peer), rows,
+                           lambda nums, st: softmax_report(nums, st,
+                                                           parse_temperatures(temperature)),
+                           temperature=temperature),
          json, check, max_ulp)
 
 
+# --- issue 7: sweeps and charts -------------------------------------------------------------------
+
+Png = Annotated[Optional[str], typer.Option(
+    "--png", help="Also write the chart to FILE as a PNG image (needs matplotlib: "
+    "pip install 'smoothcli[plot]').", metavar="FILE", show_default=False)]
+Svg = Annotated[Optional[str], typer.Option(
+    "--svg", help="Also write the chart to FILE as an SVG image (needs matplotlib: "
+    "pip install 'smoothcli[plot]').", metavar="FILE", show_default=False)]
+Width = Annotated[int, typer.Option(
+    "--width", help="Columns of the terminal chart's plot area (the output never depends on "
+    "the terminal).", metavar="N")]
+
+
 @app.command("exp-range")
-def exp_range(dtype: Dtype = None, json: Json = False, check: Check = False) -> None:
+def exp_range(dtype: Dtype = None, json: Json = False, check: Check = False,
+              chart: Annotated[bool, typer.Option(
+                  "--chart", help="Also draw each dtype's range of exp on one shared axis.")]
+              = False, png: Png = None, svg: Svg = None, width: Width = 72) -> None:
     """Where exp overflows and underflows in each dtype, exactly, checked against numpy."""
     from smoothcli.commands.exp_range import exp_range_report
     from smoothcli.dtypes import resolve_dtypes
 
-    emit(lambda: exp_range_report(resolve_dtypes(dtype)), json, check, None)
+    def build():
+        report = exp_range_report(resolve_dtypes(dtype))
+        if chart or png or svg:  # issue 7
+            from smoothcli.commands.exp_range_chart import add_chart, command_line
+
+            add_chart(report, command_line(dtype, width), width)
+        return report
+
+    emit(build, json, check, None, {"png": png, "svg": svg})
 
 
 @app.command(context_settings=NUMBERS)
 def bounds(ctx: typer.Context, values: Values = None, k: Ks = None, dtype: Dtype = None,
            method: Method = None, sum: Sum = "sequential", json: Json = False,
-           check: Check = False, max_ulp: MaxUlp = None) -> None:
+           check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
+           file: File = None, axis: Axis = -1, rows: Rows = False) -> None:
     """max ≤ LSE ≤ max + log n, and the smooth max (1/k)·LSE(k·x) for each --k."""
     from smoothcli.commands.bounds import bounds_report, parse_ks
     from smoothcli.logsumexp import LSE_METHODS
 
-    emit(lambda: bounds_report(_values(ctx, values), parse_ks(k),
-                               _settings(dtype, method, sum, LSE_METHODS)),
+    emit(lambda: _batch_or("bounds", _inputs(ctx, values, file, axis),
+                           _settings(dtype, method, sum, LSE_METHODS, acc), rows,
+                           lambda nums, st: bounds_report(nums, parse_ks(k), st), k=k),
          json, check, max_ulp)
 
 
 @app.command(context_settings=NUMBERS)
 def underflow(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
               method: Method = None, sum: Sum = "sequential", json: Json = False,
-              check: Check = False, max_ulp: MaxUlp = None) -> None:
+              check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
+              file: File = None, axis: Axis = -1, rows: Rows = False) -> None:
     """exp(x) term by term: exact, rounded, normal/subnormal/zero; why the shift keeps Σ ≥ 1."""
     from smoothcli.commands.underflow import underflow_report
     from smoothcli.logsumexp import LSE_METHODS
 
-    emit(lambda: underflow_report(_values(ctx, values) if values else None,
-                                  _settings(dtype, method, sum, LSE_METHODS)),
+    emit(lambda: _batch_or("underflow", _inputs(ctx, values, file, axis, none_ok=True),
+                           _settings(dtype, method, sum, LSE_METHODS, acc), rows,
+                           underflow_report),
+         json, check, max_ulp)
+
+
+@app.command(context_settings=NUMBERS)
+def sweep(ctx: typer.Context,
+          function: Annotated[str, typer.Argument(
+              help="lse, softmax, exp or sigmoid (also softplus, log_sigmoid).",
+              show_default=False)],
+          values: Values = None,
+          shift: Annotated[Optional[str], typer.Option(
+              "--shift", help="Evaluate on x + c for c from A to B.", metavar="A:B",
+              show_default=False)] = None,
+          scale: Annotated[Optional[str], typer.Option(
+              "--scale", help="Evaluate on c·x for c from A to B.", metavar="A:B",
+              show_default=False)] = None,
+          steps: Annotated[int, typer.Option(
+              "--steps", help="Number of evenly spaced values of c, ends included.",
+              metavar="N")] = 201,
+          unit: Annotated[str, typer.Option(
+              "--unit", help="Error unit of the chart: 'bits' (Herbie: log2(1 + values "
+              "between result and correctly rounded exact value)) or 'ulp'.")] = "bits",
+          dtype: Dtype = None, method: Method = None, sum: Sum = "sequential",
+          acc: Acc = None, width: Width = 72,
+          height: Annotated[int, typer.Option(
+              "--height", help="Rows of each panel of the terminal chart.", metavar="N")] = 8,
+          png: Png = None, svg: Svg = None, json: Json = False, check: Check = False,
+          max_ulp: MaxUlp = None) -> None:
+    """Error against c of a function on x + c (--shift) or c·x (--scale), as a chart."""
+
+    def build():
+        from smoothcli.accumulate import get_accumulation
+        from smoothcli.commands.sweep import sweep_report
+        from smoothcli.dtypes import resolve_dtypes
+        from smoothcli.sweep import parse_sweep, parse_unit
+
+        return sweep_report(function, _values(ctx, values), parse_sweep(shift, scale, steps),
+                            resolve_dtypes(dtype), method, get_accumulation(sum, acc),
+                            parse_unit(unit), width, height)
+
+    emit(build, json, check, max_ulp, {"png": png, "svg": svg})
+
+
+# --- issue 5: sigmoid / softplus / log σ, smooth |x| and max, smooth metrics ---------------------
+
+PointMethod = Annotated[Optional[List[str]], typer.Option(
+    "--method", help="naive, stable (repeatable or comma-separated) [default: both].",
+    show_default=False)]
+AbsMethod = Annotated[Optional[List[str]], typer.Option(
+    "--method", help="naive, cosh, stable (repeatable or comma-separated) [default: all three].",
+    show_default=False)]
+MetricsMethod = Annotated[Optional[List[str]], typer.Option(
+    "--method", help="stable, naive (repeatable or comma-separated) [default: stable].",
+    show_default=False)]
+SharpK = Annotated[Optional[List[str]], typer.Option(
+    "--k", help="Sharpness k: σ(k·x) replaces the unit step (repeatable; k > 0) [default: 1].",
+    show_default=False)]
+
+
+def _plain_settings(dtype, method, methods, default=None, sum_order="sequential", acc=None):
+    """Settings for the issue-5 commands: their own method names, no peers."""
+    from smoothcli.accumulate import get_accumulation
+    from smoothcli.commands._common import Settings
+    from smoothcli.dtypes import resolve_dtypes
+    from smoothcli.logsumexp import resolve_methods
+
+    names = resolve_methods(method, methods) if method else list(default or methods)
+    return Settings(resolve_dtypes(dtype), names, get_accumulation(sum_order, acc))
+
+
+def _sharpness(k):
+    from smoothcli.commands.bounds import parse_ks
+    from smoothcli.parse import parse_number
+
+    return parse_ks(k) if k else [parse_number("1")]
+
+
+@app.command(context_settings=NUMBERS)
+def sigmoid(ctx: typer.Context, values: Values = None,
+            softplus: Annotated[bool, typer.Option(
+                "--softplus", help="Also softplus(x) = log(1 + e^x), the smooth max(x, 0).")]
+            = False,
+            log_sigmoid: Annotated[bool, typer.Option(
+                "--log-sigmoid", help="Also log σ(x) = −softplus(−x), the smooth min(x, 0).")]
+            = False,
+            dtype: Dtype = None, method: PointMethod = None, json: Json = False,
+            check: Check = False, max_ulp: MaxUlp = None,
+            chart: Annotated[bool, typer.Option(
+                "--chart", help="Also draw the unit step H(x) beside σ(kx) for k = 1, 2, 5 "
+                "(no values needed).")] = False,
+            png: Png = None, svg: Svg = None, width: Width = 72) -> None:
+    """σ(x) = 1/(1 + e^(−x)) naive vs stable beside the unit step H(x); softmax([0, s])."""
+    from smoothcli.commands.sigmoid import resolve_functions, sigmoid_report
+    from smoothcli.sigmoid import SIGMOID_METHODS
+
+    def build():
+        drawn = chart or png or svg  # issue 7: the chart needs no values
+        numbers = _values(ctx, values) if (values or not drawn) else []
+        if numbers:
+            report = sigmoid_report(numbers, _plain_settings(dtype, method, SIGMOID_METHODS),
+                                    resolve_functions(softplus, log_sigmoid))
+        else:
+            from smoothcli.report import Report
+
+            report = Report("sigmoid", [])
+        if drawn:
+            from smoothcli.commands.sigmoid_chart import add_chart, command_line
+
+            add_chart(report, numbers, command_line(numbers, width), width)
+        return report
+
+    emit(build, json, check, max_ulp, {"png": png, "svg": svg})
+
+
+@app.command("abs", context_settings=NUMBERS)
+def abs_(ctx: typer.Context, values: Values = None, k: SharpK = None, dtype: Dtype = None,
+         method: AbsMethod = None, json: Json = False, check: Check = False,
+         max_ulp: MaxUlp = None) -> None:
+    """|x| vs its smooth form (2/k)·log cosh(kx/2); with two values, max(x, y) → LSE."""
+    from smoothcli.commands.smooth_abs import abs_report
+    from smoothcli.smooth_abs import SMOOTH_ABS_METHODS
+
+    emit(lambda: abs_report(_values(ctx, values), _sharpness(k),
+                            _plain_settings(dtype, method, SMOOTH_ABS_METHODS)),
+         json, check, max_ulp)
+
+
+@app.command()
+def metrics(
+        logits: Annotated[Optional[str], typer.Option(
+            "--logits", help="Logits: numbers (\"2.5,-1,0.3\"; multi-class rows separated by "
+            "';') or a .npy/.txt/.csv file.", metavar="VALUES|FILE", show_default=False)] = None,
+        labels: Annotated[Optional[str], typer.Option(
+            "--labels", help="Labels: 0/1 (binary), class indices or one-hot rows; numbers or a "
+            ".npy/.txt/.csv file.", metavar="VALUES|FILE", show_default=False)] = None,
+        k: SharpK = None,
+        task: Annotated[str, typer.Option(
+            "--task", help="auto (2-D logits: multi-class), binary or multiclass.")] = "auto",
+        dtype: Dtype = None, method: MetricsMethod = None, sum: Sum = "sequential",
+        acc: Acc = None, json: Json = False, check: Check = False,
+        max_ulp: MaxUlp = None) -> None:
+    """Hard vs smooth accuracy, precision, recall, F1 and cross-entropy over a batch."""
+    from smoothcli.commands.metrics import metrics_report, read_grid
+    from smoothcli.metrics import METHOD_NAMES
+
+    methods = dict.fromkeys(METHOD_NAMES)
+    emit(lambda: metrics_report(read_grid(logits, "--logits"), read_grid(labels, "--labels"),
+                                _sharpness(k),
+                                _plain_settings(dtype, method, methods, ["stable"], sum, acc),
+                                task),
          json, check, max_ulp)
 
 
@@ -198,7 +448,12 @@ def main() -> None:
 
     try:
         rv = app(standalone_mode=False, prog_name="smooth")
-        sys.exit(rv if isinstance(rv, int) else 0)
+    except SystemExit:
+        # typer.core._main answers EPIPE outside emit() (--help, --version) with sys.exit(1),
+        # after wrapping stdout in click's PacifyFlushWrapper; 1 would read as "--check failed".
+        if isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
+            _quiet_broken_pipe()
+        raise
     except InputError as e:  # raised outside a command (should not happen): same contract
         sys.stderr.write(f"smooth: error: {e}\n")
         sys.exit(2)
@@ -215,15 +470,37 @@ def main() -> None:
         sys.exit(130)
     except BrokenPipeError:
         _quiet_broken_pipe()
+    except MemoryError:
+        sys.stderr.write("smooth: error: out of memory: the input is too large\n")
+        sys.exit(2)
+    except Exception as e:  # a bug in smooth: one line, not a traceback (contract: README)
+        import os
+
+        if os.environ.get("SMOOTH_DEBUG"):
+            raise
+        detail = " ".join(f"{type(e).__name__}: {e}".split())
+        sys.stderr.write(f"smooth: internal error: {detail} (please report it; run with "
+                         "SMOOTH_DEBUG=1 for the traceback)\n")
+        sys.exit(70)  # EX_SOFTWARE (sysexits.h): never mistaken for --check's 1 or usage's 2
+    code = rv if isinstance(rv, int) else 0
+    if code == 130:  # typer.core._main turns KeyboardInterrupt into Exit(130), silently
+        sys.stderr.write("smooth: interrupted\n")
+    sys.exit(code)
 
 
-def _quiet_broken_pipe() -> None:
-    """The reader went away (``smooth ... | head -1``): exit quietly, as Python docs advise."""
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot raise EPIPE again
+    (the Python docs' advice for SIGPIPE, "Note on SIGPIPE" in the signal module)."""
     import os
 
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-    except OSError:
+    except (OSError, ValueError):  # no real file descriptor (CliRunner, closed stream)
         pass
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader went away (``smooth ... | head -1``): exit quietly, as Python docs advise."""
+    _silence_stdout()
     sys.exit(0)

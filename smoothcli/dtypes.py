@@ -55,8 +55,9 @@ class Format:
 
     @property
     def max_digits10(self) -> int:
-        """Significant decimal digits that always identify a value of this format uniquely."""
-        return math.ceil(self.precision * math.log10(2)) + 1
+        """Significant decimal digits that always identify a value of this format uniquely
+        (at least 3, so that float8_e5m2's 768 prints as 768.0, not 7.7e+02)."""
+        return max(3, math.ceil(self.precision * math.log10(2)) + 1)
 
     def ulp(self, x: Any) -> Fraction:
         """The spacing of this format at the (finite, exact) value ``x``.
@@ -91,14 +92,30 @@ FORMATS: dict[str, Format] = {
     "float16": Format("float16", precision=11, emin=-14, emax=15, numpy_name="float16"),
     "float32": Format("float32", precision=24, emin=-126, emax=127, numpy_name="float32"),
     "float64": Format("float64", precision=53, emin=-1022, emax=1023, numpy_name="float64"),
+    # The ML formats of ml_dtypes (imported only when one of them is asked for).  bfloat16 is
+    # float32 with 8 significand bits (Intel, "BFLOAT16 - Hardware Numerics Definition", 2018).
+    # The float8 formats are the OCP 8-bit floating point specification's (Micikevicius et al.,
+    # "FP8 formats for deep learning", 2022): E5M2 is IEEE-like (infinities, NaNs); E4M3FN has
+    # no infinity ("fn": finite + NaN) and spends exponent 15 on numbers up to 1.110b * 2**8 =
+    # 448, leaving only significand 1.111b there for NaN, so overflow rounds to NaN.
+    "bfloat16": Format("bfloat16", precision=8, emin=-126, emax=127, numpy_name="bfloat16"),
+    "float8_e4m3fn": Format("float8_e4m3fn", precision=4, emin=-6, emax=8, has_inf=False,
+                            max_mantissa=0b1110, numpy_name="float8_e4m3fn"),
+    "float8_e5m2": Format("float8_e5m2", precision=3, emin=-14, emax=15,
+                          numpy_name="float8_e5m2"),
 }
+
+#: Formats numpy lacks, provided by the ml_dtypes package.
+ML_DTYPES = ("bfloat16", "float8_e4m3fn", "float8_e5m2")
 
 #: The dtypes evaluated when ``--dtype`` is not given.
 DEFAULT_DTYPES = ("float16", "float32", "float64")
 
 _ALIASES = {"half": "float16", "single": "float32", "double": "float64",
             "f16": "float16", "f32": "float32", "f64": "float64", "fp16": "float16",
-            "fp32": "float32", "fp64": "float64"}
+            "fp32": "float32", "fp64": "float64", "bf16": "bfloat16",
+            "e4m3": "float8_e4m3fn", "fp8_e4m3": "float8_e4m3fn", "e5m2": "float8_e5m2",
+            "fp8_e5m2": "float8_e5m2"}
 
 
 def get_format(name: str) -> Format:
@@ -131,4 +148,17 @@ def resolve_dtypes(names: list[str] | tuple[str, ...] | None) -> list[Format]:
 def numpy_dtype(fmt: Format) -> Any:
     import numpy as np
 
+    if fmt.numpy_name in ML_DTYPES:
+        try:
+            import ml_dtypes  # registers bfloat16 / float8 with numpy; only imported when asked for
+        except ImportError:
+            raise InputError(f"{fmt.name} needs the ml_dtypes package "
+                             "(pip install ml_dtypes)") from None
+        return np.dtype(getattr(ml_dtypes, fmt.numpy_name))
     return np.dtype(fmt.numpy_name)
+
+
+def is_wider(acc: Format, fmt: Format) -> bool:
+    """True when every value of ``fmt`` is a value of ``acc`` and ``acc`` has more precision
+    (float32 is wider than float16 and bfloat16; bfloat16 and float16 are not comparable)."""
+    return (acc.precision > fmt.precision and acc.emin <= fmt.emin and acc.emax >= fmt.emax)

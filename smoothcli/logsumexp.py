@@ -45,7 +45,7 @@ def lse_naive(x, acc: Accumulation) -> Trace:
     with np.errstate(all="ignore"):
         terms = np.exp(x)
         s = acc.sum(terms)
-        return Trace(np.log(s), terms, s)
+        return Trace(acc.finish(np.log(s), x.dtype), terms, s)
 
 
 def lse_shifted(x, acc: Accumulation) -> Trace:
@@ -55,7 +55,7 @@ def lse_shifted(x, acc: Accumulation) -> Trace:
         m = _shift(x)
         terms = np.exp(x - m)
         s = acc.sum(terms)
-        return Trace(m + np.log(s), terms, s, m)
+        return Trace(acc.finish(acc.widen(m, s) + np.log(s), x.dtype), terms, s, m)
 
 
 def softmax_naive(x, acc: Accumulation) -> Trace:
@@ -64,7 +64,7 @@ def softmax_naive(x, acc: Accumulation) -> Trace:
     with np.errstate(all="ignore"):
         terms = np.exp(x)
         s = acc.sum(terms)
-        return Trace(terms / s, terms, s)
+        return Trace(acc.finish(acc.widen(terms, s) / s, x.dtype), terms, s)
 
 
 def softmax_shifted(x, acc: Accumulation) -> Trace:
@@ -74,7 +74,7 @@ def softmax_shifted(x, acc: Accumulation) -> Trace:
         m = _shift(x)
         terms = np.exp(x - m)
         s = acc.sum(terms)
-        return Trace(terms / s, terms, s, m)
+        return Trace(acc.finish(acc.widen(terms, s) / s, x.dtype), terms, s, m)
 
 
 LSE_METHODS: dict[str, Callable[[Any, Accumulation], Trace]] = {
@@ -87,12 +87,17 @@ SOFTMAX_METHODS: dict[str, Callable[[Any, Accumulation], Trace]] = {
 }
 
 
+#: The methods evaluated when ``--method`` is not given (``all`` selects every method).
+DEFAULT_METHODS = ("naive", "shifted")
+
+
 def resolve_methods(names, available: dict) -> list[str]:
     """Parse repeatable / comma-separated ``--method`` values against the available methods."""
     from smoothcli.errors import InputError
 
     if not names:
-        return list(available)
+        default = [k for k in DEFAULT_METHODS if k in available]
+        return default or list(available)
     out: list[str] = []
     for item in names:
         for part in item.split(","):
@@ -106,3 +111,11 @@ def resolve_methods(names, available: dict) -> list[str]:
             if key not in out:
                 out.append(key)
     return out
+
+
+# Blanchard-Higham-Higham's log1p form, the online normaliser and the division-free softmax
+# forms live in their own module; they register here so every subcommand can select them.
+from smoothcli.methods_bhh import LSE_EXTRA, SOFTMAX_EXTRA  # noqa: E402
+
+LSE_METHODS.update(LSE_EXTRA)
+SOFTMAX_METHODS.update(SOFTMAX_EXTRA)

@@ -45,7 +45,13 @@ def errors(value: float, ref: Any, fmt: Format) -> Errors:
         same = mpmath.isinf(ref) and value == float(ref)
         return Errors(0.0, 0.0, 0.0) if same else Errors(math.inf, math.inf, math.inf)
     with mpmath.workprec(max(ref.context.prec, 256) + 64):
-        diff = abs(mpmath.fsub(value, ref, exact=True))  # exact: both are dyadic rationals
+        v = mpmath.mpf(value)
+        if v and ref and abs(mpmath.mag(v) - mpmath.mag(ref)) > 8192:
+            # exact subtraction would need |gap| bits (MemoryError for a ref of 1e-1.6e19); at
+            # this gap |v - ref| is max(|v|, |ref|) to 2**-8192 relative, the same float
+            diff = max(abs(v), abs(ref))
+        else:
+            diff = abs(mpmath.fsub(value, ref, exact=True))  # exact: both dyadic rationals
         rel = math.inf if ref == 0 and diff else (diff / abs(ref) if ref != 0 else 0.0)
         ulp_err = diff / mpmath.ldexp(1, ulp_exponent(ref, fmt))
         return Errors(float(diff), float(rel), float(ulp_err))
@@ -91,8 +97,62 @@ def flags(x, terms, sumexp, value, ref_is_nan, ref_finite, fmt: Format) -> Flags
         # log(0) = -inf is the underflow's doing and is flagged as underflow, not overflow.
         if ref_finite and s != 0:
             overflow |= bool(np.isinf(v64).any())
+    if not fmt.has_inf:
+        # float8_e4m3fn has no infinity: an exp, sum or result that overflows is NaN
+        # (ml_dtypes).  From finite inputs NaN arises no other way, except 0/0 of a flushed
+        # sum, which is the underflow's doing.
+        overflow |= bool(np.isnan(t64[finite_in]).any()) or math.isnan(s)
+        if ref_finite and s != 0:
+            overflow |= bool(np.isnan(v64).any())
+    # The sum lives in the accumulation dtype (--acc): judge its underflow there.
+    from smoothcli.dtypes import FORMATS
+
+    sfmt = FORMATS.get(getattr(getattr(sumexp, "dtype", None), "name", ""), fmt)
     exact_sum_nonzero = bool((x64 > -np.inf).any())
     underflow = exact_sum_nonzero and not has_posinf_in and (
-        s == 0 or abs(s) < float(fmt.smallest_normal))
+        s == 0 or abs(s) < float(sfmt.smallest_normal))
     nan = bool(np.isnan(v64).any()) and not ref_is_nan
     return Flags(bool(overflow), bool(underflow), nan, flushed)
+
+
+def pointwise_flags(x: float, exps: Any, steps: Any, value: float, ref: Any,
+                    fmt: Format) -> Flags:
+    """The flags of one element of an elementwise function (sigmoid, softplus, smooth |x|...).
+
+    ``x`` is the element's input in the dtype, ``exps`` the exponentials its method computed,
+    ``steps`` its other intermediates (1 + e, cosh, ...), ``value`` the result and ``ref`` the
+    exact result (an mpf).  Same three flags as :func:`flags`, read for one element:
+
+    * overflow:  x and the exact result are finite but an intermediate or the result is ±inf
+      (naive σ(−12) in float16: e^12 = inf, so 1/(1 + inf) = 0);
+    * underflow: the result is 0 although the exact result rounds to a nonzero number of the
+      dtype, or subnormal although it rounds to a normal one — a term that carried the result
+      vanished (e^x flushed to 0, or 1 + e^x rounded to 1 before the log).  Not raised when the
+      overflow already explains the loss;
+    * nan: the result is NaN although the exact result is not.
+
+    ``flushed`` counts the exponentials computed as 0 (informational: for x very negative that
+    is the correct rounding)."""
+    import mpmath
+
+    from smoothcli.reference import round_mpf
+
+    def _floats(v):
+        return [float(e) for e in (v if isinstance(v, (list, tuple)) else [v])]
+
+    es, others, v = _floats(exps), _floats(steps), float(value)
+    finite_x = math.isfinite(float(x))
+    flushed = sum(1 for e in es if e == 0) if finite_x else 0
+    if mpmath.isnan(ref) or math.isnan(float(x)):
+        return Flags(False, False, False, flushed)
+    nan = math.isnan(v)
+    ref_finite = bool(mpmath.isfinite(ref))
+    # Without infinities (float8_e4m3fn) an overflowing operation gives NaN instead of inf.
+    big = math.isinf if fmt.has_inf else (lambda t: math.isinf(t) or math.isnan(t))
+    overflow = finite_x and ref_finite and (any(big(e) for e in es + others) or big(v))
+    underflow = False
+    if ref_finite and not overflow and not nan and math.isfinite(v):
+        r = abs(round_mpf(ref, fmt))
+        tiny = float(fmt.smallest_normal)
+        underflow = (v == 0 and r != 0) or (0 < abs(v) < tiny <= r)
+    return Flags(bool(overflow), bool(underflow), bool(nan), flushed)

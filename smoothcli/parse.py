@@ -25,6 +25,19 @@ _NUMBER_LIKE = re.compile(r"-(?:\d|\.\d|inf|infinity|nan)", re.ASCII | re.IGNORE
 #: anything beyond float64's range by this much rounds to 0 or is refused anyway.
 MAX_EXPONENT = 9999
 
+#: The most digits a decimal may have.  Python refuses to convert strings of more than 4300
+#: digits to int (sys.int_info.default_max_str_digits, CVE-2020-10735), which Fraction() needs;
+#: the exact decimal expansion of any float64 has at most 1074 digits after the point.
+MAX_DIGITS = 4000
+
+
+def _shorten(token: str, keep: int = 24) -> str:
+    """``repr(token)``, cut in the middle when it is long, so that an error stays one line."""
+    if len(token) <= 2 * keep:
+        return repr(token)
+    return f"{token[:keep]!r}…{token[-8:]!r} ({len(token)} characters)"
+
+
 # Values at or above this round to infinity in float64 (IEEE 754 round to nearest: the midpoint
 # between the largest double and 2**1024).
 _FLOAT64_OVERFLOW = Fraction(2) ** 1024 - Fraction(2) ** 970
@@ -84,9 +97,15 @@ def parse_number(token: str) -> Number:
             hint = " (only ASCII digits are accepted)"
         raise InputError(f"not a number: {token!r}{hint}")
     mantissa, _, exponent = text.lower().partition("e")
-    if exponent and abs(int(exponent)) > MAX_EXPONENT:
-        raise InputError(f"exponent out of range in {token!r} (at most {MAX_EXPONENT} in magnitude)")
-    q = Fraction(text)
+    digits = sum(c.isdigit() for c in mantissa)
+    if digits > MAX_DIGITS:
+        raise InputError(f"too many digits in {_shorten(token)} (at most {MAX_DIGITS})")
+    magnitude = exponent.lstrip("+-").lstrip("0") or "0"  # int() of it stays short
+    if len(magnitude) > 5 or int(magnitude) > MAX_EXPONENT:
+        raise InputError(f"exponent out of range in {_shorten(token)} "
+                         f"(at most {MAX_EXPONENT} in magnitude)")
+    q = Fraction(mantissa) * Fraction(10) ** (-int(magnitude) if exponent.startswith("-")
+                                              else int(magnitude))
     if abs(q) >= _FLOAT64_OVERFLOW:
         raise InputError(f"{token!r} is beyond the float64 range (max ≈ 1.7976931348623157e308)")
     return Number(token, q, negative=text.startswith("-"))

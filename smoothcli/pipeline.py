@@ -14,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 from smoothcli.accumulate import Accumulation
 from smoothcli.dtypes import Format
+from smoothcli.error_bounds import annotate_lse, annotate_softmax
 from smoothcli.logsumexp import Trace
 from smoothcli.measure import errors, flags
 from smoothcli.parse import Number
@@ -34,6 +35,18 @@ class RoundedInputs:
     @property
     def any_changed(self) -> bool:
         return any(self.changed)
+
+    @property
+    def overflowed(self) -> bool:
+        """Rounding to this dtype made the result non-finite although the values as typed give
+        a finite one (no nan or +inf typed): a finite input became +inf (or nan in a format
+        without infinities), or every input became -inf.  A lone -inf among finite values is
+        harmless: its exp would round to 0 anyway.  IEEE 754 §7.4 overflow of the inputs."""
+        vc = list(zip(self.values, self.changed))
+        if any(not c and (math.isnan(v) or v == math.inf) for v, c in vc):
+            return False
+        up = any(c and not math.isfinite(v) and v != -math.inf for v, c in vc)
+        return up or (all(v == -math.inf for v, _ in vc) and any(self.changed))
 
 
 def round_inputs(numbers: Sequence[Number], fmt: Format) -> RoundedInputs:
@@ -85,9 +98,11 @@ def evaluate_lse_like(inputs: RoundedInputs, fmt: Format, methods: dict[str, Cal
         rows.append(Evaluation(
             dtype=fmt.name, method=name, value=float(trace.value), reference=float(ref),
             reference_decimal=decimal_text(ref), abs_error=err.abs_error,
-            rel_error=err.rel_error, ulp_error=err.ulp_error, overflow=fl.overflow,
+            rel_error=err.rel_error, ulp_error=err.ulp_error,
+            overflow=fl.overflow or inputs.overflowed,
             underflow=fl.underflow, nan=fl.nan, flushed_terms=fl.flushed,
             sumexp=float(trace.sumexp), accumulation=acc.describe(fmt.name)))
+        annotate_lse(rows[-1], inputs, fmt, ref, acc)  # bits, BHH bound, acc_dtype
     return rows
 
 
@@ -114,10 +129,20 @@ def evaluate_softmax_like(inputs: RoundedInputs, fmt: Format, methods: dict[str,
             ulp_error=_worst(e.ulp_error for e in errs),
             abs_errors=[e.abs_error for e in errs], rel_errors=[e.rel_error for e in errs],
             ulp_errors=[e.ulp_error for e in errs], output_sum=total,
-            sum_error=abs(total - 1.0) if not math.isnan(total) else math.nan,
-            overflow=fl.overflow, underflow=fl.underflow, nan=fl.nan, flushed_terms=fl.flushed,
+            sum_error=_sum_error(values, total),
+            overflow=fl.overflow or inputs.overflowed, underflow=fl.underflow, nan=fl.nan,
+            flushed_terms=fl.flushed,
             sumexp=float(trace.sumexp), accumulation=acc.describe(fmt.name)))
+        annotate_softmax(rows[-1], inputs, fmt, ref, acc)  # bits, BHH bound, acc_dtype
     return rows
+
+
+def _sum_error(values: list[float], total: float) -> float:
+    """|Σ values − 1| computed exactly, then rounded: |fsum − 1| would hide a float64 row whose
+    outputs sum to 1 − 1.4e-17 (its fsum rounds to 1.0)."""
+    if not all(math.isfinite(v) for v in values):
+        return abs(total - 1.0) if not math.isnan(total) else math.nan
+    return float(abs(sum(Fraction(v) for v in values) - 1))
 
 
 def _worst(xs) -> float:

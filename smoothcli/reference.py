@@ -62,7 +62,25 @@ def lse_at_prec(values: Sequence[Any]):
     # final addition is exact (no rounding), so the error of a computed value against this
     # reference is measured exactly instead of vanishing into the rounding of m + tail.
     tail = mpmath.fsum(mpmath.exp(x - m) for i, x in enumerate(finite) if i != k)
-    return mpmath.fadd(m, mpmath.log1p(tail), exact=True)
+    return _add_exactly(m, mpmath.log1p(tail))
+
+
+#: Beyond this gap in binary magnitude between the two terms, ``_add_exactly`` rounds.
+EXACT_GAP_BITS = 8192
+
+
+def _add_exactly(a, b):
+    """a + b without rounding, unless b is more than EXACT_GAP_BITS below a.
+
+    The exact sum of 710 and exp(-698) needs ~1100 bits and keeps a measurable error of
+    1.5e-303 ULP; the exact sum of 3.7e19 and exp(-3.7e19) would need 5e19 bits (MemoryError).
+    A term 2**-8192 below the other is far below any float's ULP at that value (2**-1074 at
+    least): the ULP error it could show is 0.0 in float64 either way, so rounding is harmless."""
+    import mpmath
+
+    if a and b and mpmath.mag(a) - mpmath.mag(b) > EXACT_GAP_BITS:
+        return a + b
+    return mpmath.fadd(a, b, exact=True)
 
 
 def softmax_at_prec(values: Sequence[Any]):
@@ -74,7 +92,15 @@ def softmax_at_prec(values: Sequence[Any]):
     for v in values:
         x = to_mpf(v)
         d = x - lse if not (mpmath.isinf(x) and mpmath.isinf(lse) and x == lse) else mpmath.nan
-        out.append(mpmath.mpf("nan") if mpmath.isnan(d) else mpmath.exp(d))
+        if mpmath.isnan(d):
+            out.append(mpmath.mpf("nan"))
+        elif abs(d) < 1:
+            # 1 + expm1(d), added exactly: softmax(710, 0)[0] = 1 - 4.5e-309 would otherwise
+            # round to 1 at any working precision below ~1030 bits, and its error (like the
+            # LSE's, see lse_at_prec) would be measured as 0.
+            out.append(_add_exactly(mpmath.mpf(1), mpmath.expm1(d)))
+        else:
+            out.append(mpmath.exp(d))
     return out
 
 
@@ -128,7 +154,46 @@ def decimal_text(x: Any, digits: int = DIGITS) -> str:
         return "nan"
     if mpmath.isinf(x):
         return "inf" if x > 0 else "-inf"
-    return mpmath.nstr(x, digits, min_fixed=-4, max_fixed=digits)
+    # mpmath.nstr rounds twice (a ~76-bit decimal expansion truncated to a few guard digits,
+    # then rounded): the LSE of (0, 100.47 in float32) is 100.470001220703125 + 2.3e-44 and
+    # came out as ...0312, not ...0313.  Away from a tie (digits+1... not within 1e-5 units of
+    # the last digit of 5000...) its single error of ~1e-6 units cannot matter; near one,
+    # round the exact dyadic value instead, then let nstr lay out that 17-digit decimal.
+    from mpmath.libmp import to_digits_exp
+
+    guard = 13
+    ds = to_digits_exp(x._mpf_, digits + guard)[1].ljust(digits + guard, "0")
+    if not x or abs(int(ds[digits:digits + guard]) - 5 * 10 ** (guard - 1)) > 10**8:
+        return mpmath.nstr(x, digits, min_fixed=-4, max_fixed=digits)
+    from decimal import Decimal
+
+    sign, man, exp, bc = x._mpf_  # x = (-1)**sign · man · 2**exp, man of bc bits
+    with mpmath.workprec(64 + abs(exp).bit_length()):  # log10 of 2**-1e20 needs the bits
+        k = int(mpmath.floor(mpmath.log10(abs(x)))) - digits + 1
+    lo, hi = 10 ** (digits - 1), 10**digits
+    if abs(exp) < 20000:  # exactly, with rationals: ties (x = 100.470001220703125) round even
+        q = Fraction(man) * Fraction(2) ** exp
+        while q / Fraction(10) ** k >= hi:  # the estimate of k may be one off near 10**j
+            k += 1
+        while q / Fraction(10) ** k < lo:
+            k -= 1
+        n = round(q / Fraction(10) ** k)  # Fraction rounds half to even, exactly
+    else:  # exp(-3.7e19): 2**exp is no Fraction; no exact decimal tie is possible out here
+        with mpmath.workprec(bc + 192):
+            y = abs(x) * mpmath.power(10, -k)
+            while y >= hi:
+                k, y = k + 1, y / 10
+            while y < lo:
+                k, y = k - 1, y * 10
+            n = int(mpmath.nint(y))
+    if n == hi:
+        n, k = lo, k + 1
+    if abs(k) > 10**6:  # beyond decimal's exponent range: lay out by hand, as nstr would
+        text, e = str(n), k + digits - 1
+        return f"{'-' if sign else ''}{text[0]}.{text[1:].rstrip('0') or '0'}e{e:+d}"
+    with mpmath.workprec(256):
+        y = mpmath.mpf(str(Decimal((sign, tuple(map(int, str(n))), k))))
+        return mpmath.nstr(y, digits, min_fixed=-4, max_fixed=digits)
 
 
 def to_float(x: Any) -> float:
@@ -137,10 +202,36 @@ def to_float(x: Any) -> float:
 
 
 def exact_fraction(x: Any) -> Fraction:
-    """A finite mpf as an exact Fraction (every mpf is a dyadic rational)."""
+    """A finite mpf as an exact Fraction (every mpf is a dyadic rational).
+
+    Refuses exponents beyond 2**±(1 << 20): 2**exp would not fit in memory (exp(-1e300) is an
+    mpf, but no Fraction).  Use :func:`round_mpf` to round such a value to a dtype."""
     sign, man, exp, _ = x._mpf_  # mpmath's raw (sign, mantissa, exponent, bitcount) tuple
+    if abs(exp) > 1 << 20:
+        raise OverflowError(f"2**{exp} is too large for an exact Fraction")
     q = Fraction(man) * Fraction(2) ** exp
     return -q if sign else q
+
+
+def round_mpf(x: Any, fmt: Any, mode: str = "nearest") -> float:
+    """A finite mpf rounded to the format ``fmt`` (see rounding.round_fraction), at any magnitude.
+
+    Far outside the format's range every value rounds alike, so it is first replaced by a
+    stand-in of the same sign there: below 2**(emin - p - 4) (under half the smallest
+    subnormal, so 0 to nearest) or above 2**(emax + 4) (beyond max + ulp/2, so an overflow)."""
+    import mpmath
+
+    from smoothcli.rounding import round_fraction
+
+    if not x:
+        return round_fraction(Fraction(0), fmt, mode, negative=bool(x._mpf_[0]))
+    lo, hi = fmt.emin - fmt.precision - 4, fmt.emax + 4
+    m = int(mpmath.mag(x))  # 2**(m-1) <= |x| < 2**m, give or take one
+    if m < lo:
+        x = mpmath.ldexp(mpmath.sign(x), lo - 1)
+    elif m > hi + 1:
+        x = mpmath.ldexp(mpmath.sign(x), hi)
+    return round_fraction(exact_fraction(x), fmt, mode)
 
 
 def is_special(x: Any) -> bool:

@@ -54,6 +54,14 @@ class Evaluation:
     sumexp: float  # the computed sum of exponentials, in the dtype
     accumulation: str
     reference_typed: float | None = None  # exact value for the inputs as typed, if they changed
+    # issue 4 (smoothcli/error_bounds.py): Herbie bits, BHH bound in units of u, and the
+    # accumulation dtype the row's sums used
+    bits: float = math.nan
+    bound: float = math.nan
+    error_u: float = math.nan  # the measured error in the bound's unit and measure
+    exceeds_bound: bool = False
+    bound_rule: str = ""
+    acc_dtype: str | None = None
 
     def problems(self, max_ulp: float | None) -> list[str]:
         return _problems(self, max_ulp)
@@ -83,6 +91,13 @@ class SoftmaxEvaluation:
     sumexp: float
     accumulation: str
     reference_typed: list[float] | None = None
+    bits: float = math.nan  # worst element (issue 4, smoothcli/error_bounds.py)
+    bound: float = math.nan
+    error_u: float = math.nan
+    exceeds_bound: bool = False
+    bound_rule: str = ""
+    acc_dtype: str | None = None
+    element_bits: list[float] = field(default_factory=list)
 
     def problems(self, max_ulp: float | None) -> list[str]:
         return _problems(self, max_ulp)
@@ -106,6 +121,9 @@ class Report:
     sections: list[Section] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # further top-level JSON keys
+    # issue 7: pictures (smoothcli.charts dataclasses) drawn as text before the tables by
+    # _format/chart.py and exported by _format/figure.py (--png/--svg); never part of the JSON
+    charts: list[Any] = field(default_factory=list)
 
     def problems(self, max_ulp: float | None = None) -> list[str]:
         """What ``--check`` fails on: every row's flags (and ULP errors beyond ``max_ulp``)."""

@@ -97,10 +97,24 @@ class TableFormat:
         is_tty = hasattr(real, "isatty") and real.isatty() and not os.environ.get("NO_COLOR")
         console = Console(file=out, width=_WIDE, force_terminal=is_tty,
                           no_color=not is_tty, highlight=False, soft_wrap=False)
+        if report.charts:  # issue 7: charts first, as plain text of a fixed width
+            from rich.text import Text
+
+            from smoothcli._format.chart import render as render_chart
+
+            for chart in report.charts:
+                console.print(Text(render_chart(chart)))
+                console.print()
         for section in report.sections:
+            # Title and caption go on lines of their own: rich would wrap them to the table's
+            # width, which for a narrow table breaks a sentence over many lines.
+            console.print(section.title, markup=False, style="bold", soft_wrap=True)
             console.print(self._table(section))
+            if section.caption:
+                console.print(section.caption, markup=False, soft_wrap=True)
+                console.print()
         for note in report.notes:
-            console.print(note, markup=False)
+            console.print(note, markup=False, soft_wrap=True)
         if problems:
             console.print(f"check: {len(problems)} problem(s): " + "; ".join(problems),
                           markup=False, style="bold red")
@@ -111,8 +125,7 @@ class TableFormat:
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(title=section.title, caption=section.caption, box=box.SIMPLE_HEAD,
-                      title_justify="left", caption_justify="left", expand=False)
+        table = Table(box=box.SIMPLE_HEAD, expand=False)
         for col in section.columns:
             right = col.kind in ("value", "exact", "error", "int", "reference")
             table.add_column(col.header, justify="right" if right else "left", no_wrap=True)

@@ -43,6 +43,8 @@ class ExpRangeRow:
     eps: float
     numpy_agrees: bool
     disagreements: list[str] = field(default_factory=list)
+    overflow_value: str = "inf"  # what exp(x) beyond largest_finite_x gives: inf, or nan
+    # for float8_e4m3fn, which has no infinity (issue 4)
 
     def problems(self, max_ulp: float | None) -> list[str]:
         return [f"{self.dtype}: numpy's exp disagrees: {d}" for d in self.disagreements]
@@ -75,13 +77,15 @@ def numpy_check(fmt: Format, t: dict[str, float]) -> list[str]:
 
     d = fmt.np
     tiny = d.type(float(fmt.smallest_normal))
+    top = float(fmt.max_finite)
     out = []
     with np.errstate(all="ignore"):
         def exp(x):
             return np.exp(d.type(x))
 
         def step(x, direction):
-            return float(np.nextafter(d.type(x), d.type(direction)))
+            # Toward ±max, not ±inf: float8_e4m3fn has no infinity (d.type(inf) is NaN).
+            return float(np.nextafter(d.type(x), d.type(math.copysign(top, direction))))
 
         x = t["largest_finite_x"]
         nxt = step(x, math.inf)
@@ -117,7 +121,8 @@ def exp_range_report(formats: Sequence[Format]) -> Report:
             dtype=fmt.name, **t, ln_max=float(ln_max), ln_max_decimal=decimal_text(ln_max),
             max=float(fmt.max_finite), smallest_normal=float(fmt.smallest_normal),
             smallest_subnormal=float(fmt.smallest_subnormal), eps=float(fmt.eps),
-            numpy_agrees=not dis, disagreements=dis))
+            numpy_agrees=not dis, disagreements=dis,
+            overflow_value="inf" if fmt.has_inf else "nan"))
     return Report("exp-range", rows, [_section(rows, formats)], _notes(rows), {})
 
 
@@ -126,6 +131,7 @@ def _section(rows: list[ExpRangeRow], formats: Sequence[Format]) -> Section:
             Column("smallest_nonzero_x", "exp(x) > 0 from x =", "exact"),
             Column("smallest_normal_x", "normal from x =", "exact"),
             Column("largest_finite_x", "finite up to x =", "exact"),
+            Column("overflow_value", "beyond: exp =", "text"),
             Column("ln_max", "ln(max)", "reference"),
             Column("max", "max", "exact"), Column("smallest_normal", "smallest normal", "exact"),
             Column("smallest_subnormal", "smallest subnormal", "exact"),
@@ -141,7 +147,9 @@ def _section(rows: list[ExpRangeRow], formats: Sequence[Format]) -> Section:
 
 
 def _notes(rows: list[ExpRangeRow]) -> list[str]:
-    notes = []
+    notes = [f"{r.dtype} has no infinity: exp(x) for x above {r.largest_finite_x!r} rounds to "
+             f"NaN, not inf (so an overflow shows as NaN there)"
+             for r in rows if r.overflow_value == "nan"]
     for r in rows:
         for d in r.disagreements:
             notes.append(f"{r.dtype}: numpy disagrees: {d}")

@@ -22,18 +22,24 @@ def lse_report(numbers: Sequence[Number], settings: Settings) -> Report:
     typed_ref = None
     if any(r.any_changed for r in rounded):
         typed_ref = lse_reference(exact_values(numbers))
-    rows = []
+    rows, peer_notes = [], []
     for fmt, inputs in zip(settings.dtypes, rounded):
         ref = refs(inputs.values)
-        for row in evaluate_lse_like(inputs, fmt, LSE_METHODS, settings.methods,
-                                     settings.accumulation, ref):
+        mine = evaluate_lse_like(inputs, fmt, LSE_METHODS, settings.methods,
+                                 settings.accumulation, ref)
+        if settings.peers:  # --peer scipy/torch (smoothcli.peers)
+            from smoothcli.peers import peer_lse_rows
+
+            extra, said = peer_lse_rows(inputs, fmt, ref, settings.peers)
+            mine, peer_notes = mine + extra, peer_notes + said
+        for row in mine:
             if inputs.any_changed and typed_ref is not None:
                 row.reference_typed = float(typed_ref)
             rows.append(row)
     sections = [s for s in (inputs_section(numbers, rounded),) if s is not None]
     sections.append(evaluation_section(f"LSE of {len(numbers)} value(s)", rows, settings,
                                        "LSE"))
-    notes = [sum_caption(settings)]
+    notes = [sum_caption(settings), *peer_notes]
     if typed_ref is not None:
         notes.append(f"exact LSE of the inputs as typed: {decimal_text(typed_ref)} "
                      "(the reference column is exact for each dtype's rounded inputs)")

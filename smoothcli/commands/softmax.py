@@ -30,8 +30,10 @@ def hardmax(values: Sequence[float]) -> dict[str, Any]:
             "ties": sum(1 for v in values if v == top)}
 
 
-def softmax_report(numbers: Sequence[Number], settings: Settings) -> Report:
-    """Evaluate softmax(x) for every (dtype, method) of ``settings``."""
+def softmax_report(numbers: Sequence[Number], settings: Settings,
+                   temperatures: Sequence[Number] | None = None) -> Report:
+    """Evaluate softmax(x) for every (dtype, method) of ``settings``; with ``temperatures``,
+    also softmax(x/T) against hardmax(x) (:mod:`smoothcli.commands.temperature`)."""
     refs = ReferenceCache(softmax_reference)
     rounded = [round_inputs(numbers, fmt) for fmt in settings.dtypes]
     typed_ref = None
@@ -39,11 +41,16 @@ def softmax_report(numbers: Sequence[Number], settings: Settings) -> Report:
         typed_ref = softmax_reference(exact_values(numbers))
     rows: list[SoftmaxEvaluation] = []
     sections: list[Section] = [s for s in (inputs_section(numbers, rounded),) if s is not None]
-    hard = []
+    hard, peer_notes = [], []
     for fmt, inputs in zip(settings.dtypes, rounded):
         ref = refs(inputs.values)
         mine = evaluate_softmax_like(inputs, fmt, SOFTMAX_METHODS, settings.methods,
                                      settings.accumulation, ref)
+        if settings.peers:  # --peer scipy/torch (smoothcli.peers)
+            from smoothcli.peers import peer_softmax_rows
+
+            extra, said = peer_softmax_rows(inputs, fmt, ref, settings.peers)
+            mine, peer_notes = mine + extra, peer_notes + said
         for row in mine:
             if inputs.any_changed and typed_ref is not None:
                 row.reference_typed = [float(r) for r in typed_ref]
@@ -52,7 +59,7 @@ def softmax_report(numbers: Sequence[Number], settings: Settings) -> Report:
         hard.append(h)
         sections.append(_elements(fmt.name, fmt.max_digits10, inputs.values, h, mine))
     sections.append(_summary(rows, settings))
-    notes = [sum_caption(settings),
+    notes = [sum_caption(settings), *peer_notes,
              "Σ out: the computed outputs summed exactly (math.fsum), then rounded to float64"]
     if any(h["ties"] and h["ties"] > 1 for h in hard):
         notes.append("the max is tied: argmax and hardmax take the first index (numpy/torch "
@@ -63,10 +70,16 @@ def softmax_report(numbers: Sequence[Number], settings: Settings) -> Report:
     if typed_ref is not None:
         notes.append("exact softmax of the inputs as typed: ["
                      + ", ".join(decimal_text(r) for r in typed_ref[:ELEMENT_LIMIT]) + "]")
-    return Report("softmax", rows, sections, notes,
-                  {"settings": settings.as_json(), "inputs": inputs_json(numbers, rounded),
-                   "hardmax": hard,
-                   "reference_typed": None if typed_ref is None else [float(r) for r in typed_ref]})
+    report = Report("softmax", rows, sections, notes,
+                    {"settings": settings.as_json(), "inputs": inputs_json(numbers, rounded),
+                     "hardmax": hard,
+                     "reference_typed": None if typed_ref is None else
+                     [float(r) for r in typed_ref]})
+    if temperatures:  # --temperature (issue 5): rows with a "temperature" key, and a table
+        from smoothcli.commands.temperature import add_temperatures
+
+        add_temperatures(report, numbers, settings, temperatures)
+    return report
 
 
 def _elements(dtype: str, digits: int, xs: list[float], hard: dict,
@@ -93,12 +106,21 @@ def _elements(dtype: str, digits: int, xs: list[float], hard: dict,
 def _summary(rows: list[SoftmaxEvaluation], settings: Settings) -> Section:
     cols = [Column("dtype", "dtype"), Column("method", "method"),
             Column("ulp_error", "worst ULP", "error"), Column("abs_error", "worst abs", "error"),
+            Column("bits", "bits", "error"), Column("error_u", "err/u", "error"),
+            Column("bound", "bound/u", "error"),
             Column("output_sum", "Σ out", "value"), Column("sum_error", "|Σ out − 1|", "error"),
             Column("sumexp", "Σ exp", "value"), Column("flushed_terms", "exp→0", "int"),
             Column("flags", "flags", "flags")]
+    from smoothcli.error_bounds import accumulation_caption, bounds_caption, exceeded_flag
+
+    if any(r.acc_dtype not in (None, r.dtype) for r in rows):
+        cols.insert(2, Column("acc_dtype", "acc", "text"))  # --acc: the dtype Σ used
     digits = {f.name: f.max_digits10 for f in settings.dtypes}
     out = [{"dtype": r.dtype, "method": r.method, "ulp_error": r.ulp_error,
             "abs_error": r.abs_error, "output_sum": r.output_sum, "sum_error": r.sum_error,
-            "sumexp": r.sumexp, "flushed_terms": r.flushed_terms, "flags": flag_names(r),
+            "bits": r.bits, "error_u": r.error_u, "bound": r.bound, "acc_dtype": r.acc_dtype,
+            "sumexp": r.sumexp, "flushed_terms": r.flushed_terms,
+            "flags": flag_names(r) + exceeded_flag(r),
             "_digits": digits.get(r.dtype, 17)} for r in rows]
-    return Section("softmax per (dtype, method)", cols, out)
+    caption = "\n".join(c for c in (bounds_caption(rows), accumulation_caption(rows)) if c)
+    return Section("softmax per (dtype, method)", cols, out, caption)
