@@ -22,7 +22,7 @@ from smoothcli import __version__
 from smoothcli._usage import OneLineErrors
 
 HELP = ("Is this formula stable in this dtype? Evaluate LogSumExp, softmax and friends naively "
-        "and stably in float16/32/64, against an exact mpmath reference.")
+        "and stably in float16/32/64, bfloat16 and float8, against an exact mpmath reference.")
 
 # cls=OneLineErrors: click's usage errors become one line `smooth: error: ...` (see _usage.py).
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False,
