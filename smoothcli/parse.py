@@ -116,3 +116,18 @@ def parse_numbers(tokens: list[str] | tuple[str, ...]) -> list[Number]:
     if not tokens:
         raise InputError("no values given: pass numbers, e.g. 'smooth lse 710 12'")
     return [parse_number(t) for t in tokens]
+
+
+def parse_positive(tokens: list[str] | tuple[str, ...] | None, option: str) -> list[Number]:
+    """The values of a repeatable option that must be finite and > 0 (``--k``, ``--temperature``);
+    errors name the option."""
+    out = []
+    for t in tokens or []:
+        try:
+            v = parse_number(t)
+        except InputError as e:
+            raise InputError(f"{option}: {e}") from None
+        if v.exact is None or v.exact <= 0:
+            raise InputError(f"{option} must be a finite number > 0, not {t!r}")
+        out.append(v)
+    return out

@@ -19,7 +19,7 @@ from smoothcli.dtypes import Format
 from smoothcli.errors import InputError
 from smoothcli.logsumexp import LSE_METHODS
 from smoothcli.measure import errors, flags
-from smoothcli.parse import Number, parse_number
+from smoothcli.parse import Number, parse_positive
 from smoothcli.pipeline import ReferenceCache, evaluate_lse_like, round_inputs
 from smoothcli.reference import converge, decimal_text, exact_fraction, lse_at_prec, to_mpf
 from smoothcli.report import Column, Report, Section, flag_names
@@ -81,16 +81,7 @@ class BoundsRow:
 
 def parse_ks(tokens: Sequence[str] | None) -> list[Number]:
     """The ``--k`` values: finite and > 0."""
-    out = []
-    for t in tokens or []:
-        try:
-            k = parse_number(t)
-        except InputError as e:
-            raise InputError(f"--k: {e}") from None
-        if k.exact is None or k.exact <= 0:
-            raise InputError(f"--k must be a finite number > 0, not {t!r}")
-        out.append(k)
-    return out
+    return parse_positive(tokens, "--k")
 
 
 def bounds_report(numbers: Sequence[Number], ks: Sequence[Number], settings: Settings) -> Report:

@@ -28,7 +28,7 @@ from typing import Sequence
 from smoothcli.commands._common import Settings
 from smoothcli.errors import InputError
 from smoothcli.logsumexp import SOFTMAX_METHODS
-from smoothcli.parse import Number, parse_number
+from smoothcli.parse import Number, parse_positive
 from smoothcli.pipeline import RoundedInputs, evaluate_softmax_like, round_inputs
 from smoothcli.reference import softmax_reference
 from smoothcli.report import Column, Report, Section, flag_names
@@ -76,16 +76,7 @@ class TemperatureRow:
 
 def parse_temperatures(tokens: Sequence[str] | None) -> list[Number]:
     """The ``--temperature`` values: finite and > 0."""
-    out = []
-    for t in tokens or []:
-        try:
-            v = parse_number(t)
-        except InputError as e:
-            raise InputError(f"--temperature: {e}") from None
-        if v.exact is None or v.exact <= 0:
-            raise InputError(f"--temperature must be a finite number > 0, not {t!r}")
-        out.append(v)
-    return out
+    return parse_positive(tokens, "--temperature")
 
 
 def hard_limit(values: Sequence[float]) -> tuple[list[int] | None, list[float] | None, int]:
