@@ -175,6 +175,9 @@ OPTIONS = [
     Case("k-zero", ["bounds", "1", "2", "--k", "0"], ["--k", "'0'"]),
     Case("k-negative", ["bounds", "1", "2", "--k", "-1"], ["--k", "'-1'"]),
     Case("k-word", ["bounds", "1", "2", "--k", "abc"], ["'abc'"]),
+    Case("k-zero-in-dtype", ["bounds", "1", "2", "--k", "1e-9999"], ["--k 1e-9999", "0.0"]),
+    Case("k-inf-in-dtype", ["bounds", "1", "2", "--k", "1e30", "--dtype", "float16"],
+         ["--k 1e30", "inf", "float16"]),
     Case("bounds-of-inf", ["bounds", "1", "inf"], ["finite"]),
 ]
 

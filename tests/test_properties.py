@@ -1086,7 +1086,8 @@ def _fuzz_tokens() -> st.SearchStrategy:
                    if c in _KNOWN_COST or o in ("--json", "--check", "--dtype", "--method")})
     values = ["1", "-800", "710", "12", "0", "-0", "inf", "-inf", "nan", "1e400", "0x1p3", "١٢",
               "1,5", "", "1_0", "float16", "float32", "bfloat16", "all", "naive", "shifted",
-              "pairwise", "-", "--", "-1", "0.5", "1e-400", "abc", "--help", "-h", "--version"]
+              "pairwise", "-", "--", "-1", "0.5", "1e-400", "1e-9999", "1e30", "abc", "--help",
+              "-h", "--version"]
     word = st.one_of(st.sampled_from(opts), st.sampled_from(values), st.text(max_size=6))
     anything = st.lists(st.one_of(st.sampled_from(commands), word), max_size=7)
     # a real command first, so that parsing and evaluation are reached, not only the group
@@ -1095,7 +1096,7 @@ def _fuzz_tokens() -> st.SearchStrategy:
     # a command with numbers and flags only: reaches the evaluation, --check's exit 1 included
     numbers = ["1", "-800", "710", "12", "0", "-0", "inf", "-inf", "nan", "0.5", "-1", "1e-400"]
     flags = ["--json", "--check", "--dtype=all", "--method=all", "--sum=pairwise",
-             "--max-ulp=0.5", "--k=2"]
+             "--max-ulp=0.5", "--k=2", "--k=1e-9999", "--k=1e30"]
     evaluating = st.tuples(st.sampled_from(sorted(_KNOWN_COST - {"exp-range"})),
                            st.lists(st.sampled_from(numbers + flags), min_size=1, max_size=6)
                            ).map(lambda t: [t[0], *t[1]])

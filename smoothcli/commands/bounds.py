@@ -100,6 +100,11 @@ def bounds_report(numbers: Sequence[Number], ks: Sequence[Number], settings: Set
                 raise InputError(f"an input overflows {fmt.name}: bounds needs finite values")
             skipped.append(fmt.name)
             continue
+        for k in ks:  # as --temperature: k rounded to the dtype must stay finite and > 0
+            kd = round_number(k, fmt)
+            if not (math.isfinite(kd) and kd > 0):
+                raise InputError(f"--k {k.text} is {kd!r} in {fmt.name}: k must stay finite and "
+                                 "> 0 there")
         ref = refs(inputs.values)
         top = max(inputs.values)
         upper = converge(lambda: to_mpf(top) + mpmath.log(n))
