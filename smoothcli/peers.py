@@ -111,6 +111,7 @@ def peer_softmax_rows(inputs: Any, fmt: Format, ref: Sequence[Any], peers: Seque
 
     from smoothcli.error_bounds import annotate_softmax
     from smoothcli.measure import errors
+    from smoothcli.pipeline import _sum_error, _worst
     from smoothcli.reference import decimal_text
     from smoothcli.report import SoftmaxEvaluation
 
@@ -135,7 +136,7 @@ def peer_softmax_rows(inputs: Any, fmt: Format, ref: Sequence[Any], peers: Seque
             ulp_error=_worst(e.ulp_error for e in errs),
             abs_errors=[e.abs_error for e in errs], rel_errors=[e.rel_error for e in errs],
             ulp_errors=[e.ulp_error for e in errs], output_sum=total,
-            sum_error=abs(total - 1.0) if not math.isnan(total) else math.nan,
+            sum_error=_sum_error(values, total),  # exact, as the pipeline's rows
             overflow=(not ref_nan and any(math.isinf(v) for v in values)) or inputs.overflowed,
             underflow=not ref_nan and bool(values) and all(v == 0 for v in values),
             nan=any(math.isnan(v) for v in values) and not ref_nan,
@@ -145,10 +146,3 @@ def peer_softmax_rows(inputs: Any, fmt: Format, ref: Sequence[Any], peers: Seque
         annotate_softmax(row, inputs, fmt, ref, None)
         rows.append(row)
     return rows, notes
-
-
-def _worst(xs) -> float:
-    xs = list(xs)
-    if any(math.isnan(x) for x in xs):
-        return math.nan
-    return max(xs) if xs else 0.0
