@@ -100,12 +100,12 @@ def mpmath_path(row_path: Path, sample: int, runs: int) -> dict:
     """Issue 2's per-element pipeline on ``sample`` elements, extrapolated to N."""
     import numpy as np
 
-    from smoothcli.accumulate import Accumulation
+    from smoothcli.core.accumulation import Accumulation
     from smoothcli.commands._common import Settings
     from smoothcli.commands.lse import lse_report
     from smoothcli.commands.softmax import softmax_report
-    from smoothcli.dtypes import resolve_dtypes
-    from smoothcli.parse import Number
+    from smoothcli.core.formats import resolve_dtypes
+    from smoothcli.core.numbers import Number
 
     row = np.load(row_path)
     rng = np.random.default_rng(0)

@@ -1,7 +1,7 @@
 """Usage errors on one line, like every other bad input: ``smooth: error: ...`` and exit 2.
 
 click prints a usage error as three lines (``Usage: ...``, ``Try '... --help'``, ``Error: ...``)
-while :class:`smoothcli.errors.InputError` gives one line ``smooth: error: ...``.  A script that
+while :class:`smoothcli.core.errors.InputError` gives one line ``smooth: error: ...``.  A script that
 greps stderr, or shows the last line of a failed CI step, should not need to know which layer
 refused its arguments, so the root group re-raises click's usage errors (unknown option, missing
 option value, unknown command, a value click itself could not convert) as one line that keeps

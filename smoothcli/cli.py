@@ -63,7 +63,7 @@ MaxUlp = Annotated[Optional[str], typer.Option(
 Ks = Annotated[Optional[List[str]], typer.Option(
     "--k", help="Temperature k of the smooth max (1/k)·LSE(k·x) (repeatable).",
     show_default=False)]
-# issue 3: files, stdin and batches (smoothcli/load.py, smoothcli/batch.py)
+# issue 3: files, stdin and batches (smoothcli/engine/inputs.py, smoothcli/engine/batch.py)
 File = Annotated[Optional[str], typer.Option(
     "--file", help="Read the numbers from PATH ('-' for stdin): .npy (float16/32/64; 2-D: one "
     "result per row), .txt or .csv. Numbers are also read from stdin when none are given "
@@ -92,7 +92,7 @@ def root(version: Annotated[bool, typer.Option(
 
 def _values(ctx: typer.Context, tokens: Optional[List[str]]):
     """Parse the positional values, reporting mistyped options the way click would."""
-    from smoothcli.parse import looks_like_number, parse_numbers
+    from smoothcli.core.numbers import looks_like_number, parse_numbers
 
     tokens = list(tokens or [])
     for t in tokens:
@@ -104,29 +104,29 @@ def _values(ctx: typer.Context, tokens: Optional[List[str]]):
 
 def _inputs(ctx: typer.Context, values, file: Optional[str], axis: int, none_ok: bool = False):
     """The numbers typed, or read from --file / piped stdin (issue 3): a list of Numbers, a
-    Batch (smoothcli.batch evaluates it), or None when ``none_ok`` and nothing was given."""
-    from smoothcli.load import read_values
+    Batch (smoothcli.engine.batch evaluates it), or None when ``none_ok`` and nothing was given."""
+    from smoothcli.engine.inputs import read_values
 
     return read_values(values, file, axis, sys.stdin, lambda t: _values(ctx, t), none_ok)
 
 
 def _batch_or(kind: str, data, settings, rows: bool, small: Callable, **unsupported):
-    """Evaluate a Batch with smoothcli.batch, anything else with the per-element ``small``."""
-    from smoothcli.load import Batch
+    """Evaluate a Batch with smoothcli.engine.batch, anything else with the per-element ``small``."""
+    from smoothcli.engine.inputs import Batch
 
     if not isinstance(data, Batch):  # numbers typed or short input: issue 2's report
         return small(data, settings)
-    from smoothcli.batch import dispatch
+    from smoothcli.engine.batch import dispatch
 
     return dispatch(kind, data, settings, rows, small, unsupported)
 
 
 def _settings(dtype, method, sum_order, methods_available, acc=None, peer=None):
-    from smoothcli.accumulate import get_accumulation
+    from smoothcli.core.accumulation import get_accumulation
     from smoothcli.commands._common import Settings
-    from smoothcli.dtypes import resolve_dtypes
-    from smoothcli.logsumexp import resolve_methods
-    from smoothcli.peers import resolve_peers
+    from smoothcli.core.formats import resolve_dtypes
+    from smoothcli.methods.registry import resolve_methods
+    from smoothcli.engine.peers import resolve_peers
 
     return Settings(resolve_dtypes(dtype), resolve_methods(method, methods_available),
                     get_accumulation(sum_order, acc), resolve_peers(peer))
@@ -135,7 +135,7 @@ def _settings(dtype, method, sum_order, methods_available, acc=None, peer=None):
 def _max_ulp(text: Optional[str]) -> Optional[float]:
     import math
 
-    from smoothcli.errors import InputError
+    from smoothcli.core.errors import InputError
 
     if text is None:
         return None
@@ -164,7 +164,7 @@ def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional
     ``figures`` maps "png"/"svg" to the file ``--png``/``--svg`` named (issue 7): the report's
     chart is written there with matplotlib, which is checked for before anything is computed."""
     from smoothcli._format import get_format
-    from smoothcli.errors import InputError
+    from smoothcli.core.errors import InputError
 
     figures = {k: v for k, v in (figures or {}).items() if v}
     try:
@@ -203,7 +203,7 @@ def lse(ctx: typer.Context, values: Values = None, dtype: Dtype = None, method: 
         axis: Axis = -1, rows: Rows = False) -> None:
     """LogSumExp log(Σ exp(x)): naive vs shifted (m + log Σ exp(x − m)), per dtype."""
     from smoothcli.commands.lse import lse_report
-    from smoothcli.logsumexp import LSE_METHODS
+    from smoothcli.methods.registry import LSE_METHODS
 
     emit(lambda: _batch_or("lse", _inputs(ctx, values, file, axis),
                            _settings(dtype, method, sum, LSE_METHODS, acc, peer), rows,
@@ -220,7 +220,7 @@ def softmax(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
     """softmax exp(x)/Σ exp(x): naive vs shifted, per element, with max/argmax/hardmax."""
     from smoothcli.commands.softmax import softmax_report
     from smoothcli.commands.temperature import parse_temperatures
-    from smoothcli.logsumexp import SOFTMAX_METHODS
+    from smoothcli.methods.registry import SOFTMAX_METHODS
 
     emit(lambda: _batch_or("softmax", _inputs(ctx, values, file, axis),
                            _settings(dtype, method, sum, SOFTMAX_METHODS, acc, peer), rows,
@@ -250,7 +250,7 @@ def exp_range(dtype: Dtype = None, json: Json = False, check: Check = False,
               = False, png: Png = None, svg: Svg = None, width: Width = 72) -> None:
     """Where exp overflows and underflows in each dtype, exactly, checked against numpy."""
     from smoothcli.commands.exp_range import exp_range_report
-    from smoothcli.dtypes import resolve_dtypes
+    from smoothcli.core.formats import resolve_dtypes
 
     def build():
         report = exp_range_report(resolve_dtypes(dtype))
@@ -270,7 +270,7 @@ def bounds(ctx: typer.Context, values: Values = None, k: Ks = None, dtype: Dtype
            file: File = None, axis: Axis = -1, rows: Rows = False) -> None:
     """max ≤ LSE ≤ max + log n, and the smooth max (1/k)·LSE(k·x) for each --k."""
     from smoothcli.commands.bounds import bounds_report, parse_ks
-    from smoothcli.logsumexp import LSE_METHODS
+    from smoothcli.methods.registry import LSE_METHODS
 
     emit(lambda: _batch_or("bounds", _inputs(ctx, values, file, axis),
                            _settings(dtype, method, sum, LSE_METHODS, acc), rows,
@@ -285,7 +285,7 @@ def underflow(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
               file: File = None, axis: Axis = -1, rows: Rows = False) -> None:
     """exp(x) term by term: exact, rounded, normal/subnormal/zero; why the shift keeps Σ ≥ 1."""
     from smoothcli.commands.underflow import underflow_report
-    from smoothcli.logsumexp import LSE_METHODS
+    from smoothcli.methods.registry import LSE_METHODS
 
     emit(lambda: _batch_or("underflow", _inputs(ctx, values, file, axis, none_ok=True),
                            _settings(dtype, method, sum, LSE_METHODS, acc), rows,
@@ -320,10 +320,10 @@ def sweep(ctx: typer.Context,
     """Error against c of a function on x + c (--shift) or c·x (--scale), as a chart."""
 
     def build():
-        from smoothcli.accumulate import get_accumulation
+        from smoothcli.core.accumulation import get_accumulation
         from smoothcli.commands.sweep import sweep_report
-        from smoothcli.dtypes import resolve_dtypes
-        from smoothcli.sweep import parse_sweep, parse_unit
+        from smoothcli.core.formats import resolve_dtypes
+        from smoothcli.engine.sweep import parse_sweep, parse_unit
 
         return sweep_report(function, _values(ctx, values), parse_sweep(shift, scale, steps),
                             resolve_dtypes(dtype), method, get_accumulation(sum, acc),
@@ -350,10 +350,10 @@ SharpK = Annotated[Optional[List[str]], typer.Option(
 
 def _plain_settings(dtype, method, methods, default=None, sum_order="sequential", acc=None):
     """Settings for the issue-5 commands: their own method names, no peers."""
-    from smoothcli.accumulate import get_accumulation
+    from smoothcli.core.accumulation import get_accumulation
     from smoothcli.commands._common import Settings
-    from smoothcli.dtypes import resolve_dtypes
-    from smoothcli.logsumexp import resolve_methods
+    from smoothcli.core.formats import resolve_dtypes
+    from smoothcli.methods.registry import resolve_methods
 
     names = resolve_methods(method, methods) if method else list(default or methods)
     return Settings(resolve_dtypes(dtype), names, get_accumulation(sum_order, acc))
@@ -361,7 +361,7 @@ def _plain_settings(dtype, method, methods, default=None, sum_order="sequential"
 
 def _sharpness(k):
     from smoothcli.commands.bounds import parse_ks
-    from smoothcli.parse import parse_number
+    from smoothcli.core.numbers import parse_number
 
     return parse_ks(k) if k else [parse_number("1")]
 
@@ -382,7 +382,7 @@ def sigmoid(ctx: typer.Context, values: Values = None,
             png: Png = None, svg: Svg = None, width: Width = 72) -> None:
     """σ(x) = 1/(1 + e^(−x)) naive vs stable beside the unit step H(x); softmax([0, s])."""
     from smoothcli.commands.sigmoid import resolve_functions, sigmoid_report
-    from smoothcli.sigmoid import SIGMOID_METHODS
+    from smoothcli.methods.sigmoid import SIGMOID_METHODS
 
     def build():
         drawn = chart or png or svg  # issue 7: the chart needs no values
@@ -391,7 +391,7 @@ def sigmoid(ctx: typer.Context, values: Values = None,
             report = sigmoid_report(numbers, _plain_settings(dtype, method, SIGMOID_METHODS),
                                     resolve_functions(softplus, log_sigmoid))
         else:
-            from smoothcli.report import Report
+            from smoothcli.report.model import Report
 
             report = Report("sigmoid", [])
         if drawn:
@@ -409,7 +409,7 @@ def abs_(ctx: typer.Context, values: Values = None, k: SharpK = None, dtype: Dty
          max_ulp: MaxUlp = None) -> None:
     """|x| vs its smooth form (2/k)·log cosh(kx/2); with two values, max(x, y) → LSE."""
     from smoothcli.commands.smooth_abs import abs_report
-    from smoothcli.smooth_abs import SMOOTH_ABS_METHODS
+    from smoothcli.methods.smooth_abs import SMOOTH_ABS_METHODS
 
     emit(lambda: abs_report(_values(ctx, values), _sharpness(k),
                             _plain_settings(dtype, method, SMOOTH_ABS_METHODS)),
@@ -432,7 +432,7 @@ def metrics(
         max_ulp: MaxUlp = None) -> None:
     """Hard vs smooth accuracy, precision, recall, F1 and cross-entropy over a batch."""
     from smoothcli.commands.metrics import metrics_report, read_grid
-    from smoothcli.metrics import METHOD_NAMES
+    from smoothcli.methods.metrics import METHOD_NAMES
 
     methods = dict.fromkeys(METHOD_NAMES)
     emit(lambda: metrics_report(read_grid(logits, "--logits"), read_grid(labels, "--labels"),
@@ -444,7 +444,7 @@ def metrics(
 
 def main() -> None:
     """Console-script entry point: maps errors to the documented exit statuses."""
-    from smoothcli.errors import InputError
+    from smoothcli.core.errors import InputError
 
     try:
         rv = app(standalone_mode=False, prog_name="smooth")

@@ -8,7 +8,7 @@ The tests compare what ``smooth`` prints with values computed here by a *differe
   §4.3.1 roundTiesToEven: "the one with an even least significant digit").  Overflow follows
   §7.4: the value is rounded as if the exponent range were unbounded, so beyond the largest
   finite value the next candidate is 2**(emax+1) (even significand, stands for ±inf).
-  smoothcli/rounding.py instead scales to an integer significand and uses divmod.
+  smoothcli/core/rounding.py instead scales to an integer significand and uses divmod.
 * :func:`float16_table` decodes all 31744 non-negative finite float16 bit patterns by hand
   (IEEE 754 binary16: 1 sign, 5 exponent, 10 fraction bits, bias 15): a second, exhaustive
   oracle.
@@ -33,7 +33,7 @@ DPS = 400  # decimal digits of every mpmath oracle computation
 
 
 # --------------------------------------------------------------------------------------------
-# dtype facts, from numpy.finfo (not from smoothcli.dtypes)
+# dtype facts, from numpy.finfo (not from smoothcli.core.formats)
 
 def facts(dtype) -> dict:
     """p (precision incl. implicit bit), emin, emax, max, tiny, smallest subnormal, eps."""

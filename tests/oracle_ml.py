@@ -2,7 +2,7 @@
 
 Nothing here imports smoothcli.  The formats are defined from their bit layouts, the way their
 specifications do, and every rounding is done by **mpmath**, a different route from
-smoothcli/rounding.py (which scales to an integer significand and uses divmod):
+smoothcli/core/rounding.py (which scales to an integer significand and uses divmod):
 
 * :data:`LAYOUT` — sign / exponent / fraction bits and bias of each format (IEEE 754 binary16/32/64;
   bfloat16 = the top half of binary32; OCP FP8: E5M2 IEEE-like, E4M3FN with no infinity, its top

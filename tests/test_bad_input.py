@@ -13,7 +13,7 @@ Decisions this corpus pins down (README, "Exit codes and errors"):
   ±9999 are refused, and so is anything beyond the float64 range (``1e400``);
 * ``.npy`` data must be float16/float32/float64: an integer, boolean, complex, object (pickled)
   or other array is refused with a hint to cast it (``arr.astype(np.float32)``), as decided with
-  the issue-3 loader (smoothcli/load.py): integer arrays are usually labels or token ids, and an
+  the issue-3 loader (smoothcli/engine/inputs.py): integer arrays are usually labels or token ids, and an
   int64 beyond 2**53 would have no exact float64 value to show.
 """
 
@@ -47,7 +47,7 @@ def _has_option(command: str, option: str) -> bool:
 
 
 HAS_FILE = _has_option("lse", "--file")
-needs_file = pytest.mark.skipif(not HAS_FILE, reason="--file (issue 3, smoothcli/load.py) is not "
+needs_file = pytest.mark.skipif(not HAS_FILE, reason="--file (issue 3, smoothcli/engine/inputs.py) is not "
                                 "wired into the CLI yet; these cases turn on when it is")
 
 

@@ -15,14 +15,14 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from smoothcli import batch as B
-from smoothcli.accumulate import Accumulation
+from smoothcli.engine import batch as B
+from smoothcli.core.accumulation import Accumulation
 from smoothcli.commands._common import Settings
-from smoothcli.dtypes import FORMATS
-from smoothcli.fastref import Workspace
-from smoothcli.load import load
-from smoothcli.logsumexp import LSE_METHODS, SOFTMAX_METHODS
-from smoothcli.measure import flags as measure_flags
+from smoothcli.core.formats import FORMATS
+from smoothcli.reference.fast import Workspace
+from smoothcli.engine.inputs import load
+from smoothcli.methods.registry import LSE_METHODS, SOFTMAX_METHODS
+from smoothcli.measure.errors import flags as measure_flags
 
 DATA = Path(__file__).parent / "data" / "bhh"
 F16, F32, F64 = FORMATS["float16"], FORMATS["float32"], FORMATS["float64"]
@@ -266,7 +266,7 @@ def test_rows_option_prints_every_row(small_batch):
 
 def test_threads_give_identical_results(small_batch):
     x, _ = small_batch
-    from smoothcli.load import Batch
+    from smoothcli.engine.inputs import Batch
 
     b = Batch("t", "npy", "float32", x.shape, -1, x)
     st = Settings([F16, F32, F64], ["naive", "shifted"], Accumulation())
@@ -334,7 +334,7 @@ def test_no_progress_bar_when_not_a_terminal(small_batch):
 def test_single_long_row_split_over_threads_is_identical(tmp_path):
     """One long row evaluates its dtype groups on two threads: same document as one thread."""
     from smoothcli._format.json import JsonFormat
-    from smoothcli.load import Batch
+    from smoothcli.engine.inputs import Batch
 
     rng = np.random.default_rng(8)
     x = (rng.standard_normal((1, B.THREAD_MIN_N)) * 4).astype(np.float32)

@@ -164,7 +164,7 @@ def test_exp_range_chart_all_dtypes_shared_axis(smooth):
 
 def test_sigmoid_chart_series_against_mpmath():
     from smoothcli.commands.sigmoid_chart import sigmoid_chart
-    from smoothcli.parse import parse_numbers
+    from smoothcli.core.numbers import parse_numbers
 
     chart = sigmoid_chart(parse_numbers(["4.6", "-4.6", "100"]))
     (panel,) = chart.panels

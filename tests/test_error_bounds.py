@@ -13,8 +13,8 @@ import pytest
 import oracle_ml as O
 from oracle import num
 
-from smoothcli.dtypes import FORMATS
-from smoothcli.error_bounds import ordinal
+from smoothcli.core.formats import FORMATS
+from smoothcli.measure.bounds import ordinal
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The fast reference (smoothcli/fastref.py) against an independent mpmath computation.
+"""The fast reference (smoothcli/reference/fast.py) against an independent mpmath computation.
 
 Every expected value is computed here with mpmath at 600 bits from the formulas themselves
 (LSE = m + log1p(Σ_{i≠k} exp(x_i − m)), softmax_i = exp(x_i − m) / S), never with smoothcli's
@@ -22,10 +22,10 @@ import mpmath
 import numpy as np
 import pytest
 
-from smoothcli import fastref
-from smoothcli.batch import element_errors, ulp_scale
-from smoothcli.dtypes import FORMATS
-from smoothcli.fastref import TAU, Workspace, lse_good_enough, row_reference
+from smoothcli.reference import fast as fastref
+from smoothcli.engine.batch import element_errors, ulp_scale
+from smoothcli.core.formats import FORMATS
+from smoothcli.reference.fast import TAU, Workspace, lse_good_enough, row_reference
 
 F16, F32, F64 = FORMATS["float16"], FORMATS["float32"], FORMATS["float64"]
 GROUPS = {"float16": [F16], "float32": [F32, F64], "float64": [F64]}

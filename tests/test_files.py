@@ -1,7 +1,7 @@
 """--file PATH / --file - / piped stdin: .npy and text inputs, exact values, and the error paths.
 
 Expected roundings come from an exact round-to-nearest-even written in this file on Fractions
-(not from smoothcli.rounding); expected values from mpmath.
+(not from smoothcli.core.rounding); expected values from mpmath.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import pytest
 from typer.testing import CliRunner
 
 from smoothcli.cli import app
-from smoothcli.dtypes import FORMATS
-from smoothcli.load import ELEMENTWISE_LIMIT, Batch, load
+from smoothcli.core.formats import FORMATS
+from smoothcli.engine.inputs import ELEMENTWISE_LIMIT, Batch, load
 
 F16, F32, F64 = FORMATS["float16"], FORMATS["float32"], FORMATS["float64"]
 

@@ -201,7 +201,7 @@ def test_acc_result_rounds_once_even_from_float64():
     float32 (ml_dtypes' cast) it would first become exactly the midpoint and then tie to 1."""
     import numpy as np
 
-    from smoothcli.accumulate import Accumulation
+    from smoothcli.core.accumulation import Accumulation
 
     v = np.float64(1 + 2.0 ** -8 + 2.0 ** -40)
     bf16 = O.np_dtype("bfloat16")

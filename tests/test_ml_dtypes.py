@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 import oracle_ml as O
 from oracle import decimal_is_correct, num
 
-from smoothcli.dtypes import FORMATS
-from smoothcli.rounding import round_fraction
+from smoothcli.core.formats import FORMATS
+from smoothcli.core.rounding import round_fraction
 
 
 # ---------------------------------------------------------------------------------------------
@@ -50,7 +50,7 @@ def test_e4m3fn_max_is_448_and_overflow_is_nan():
 
 
 # ---------------------------------------------------------------------------------------------
-# correct rounding: the mpmath model against smoothcli.rounding
+# correct rounding: the mpmath model against smoothcli.core.rounding
 
 
 def _neighbour_points(values):

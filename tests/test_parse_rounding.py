@@ -2,7 +2,7 @@
 
 Every expected value comes from tests/oracle.py (neighbour enumeration with numpy.nextafter and
 exact Fraction distances, or the exhaustive float16 table) or from a hand derivation written next
-to it, never from smoothcli.rounding.
+to it, never from smoothcli.core.rounding.
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import oracle
-from smoothcli.dtypes import get_format
-from smoothcli.errors import InputError
-from smoothcli.parse import parse_number
-from smoothcli.rounding import round_number
+from smoothcli.core.formats import get_float_format
+from smoothcli.core.errors import InputError
+from smoothcli.core.numbers import parse_number
+from smoothcli.core.rounding import round_number
 
 DTYPES = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 
 
 def smooth_round(token: str, dtype: str) -> float:
-    return round_number(parse_number(token), get_format(dtype))
+    return round_number(parse_number(token), get_float_format(dtype))
 
 
 def test_point_one_in_each_dtype_matches_hand_derivation_and_oracle(smooth_json):
@@ -183,9 +183,9 @@ def test_negative_zero_keeps_its_sign(dtype, smooth_json):
 
 def test_float16_exhaustive_midpoints_against_the_bit_table():
     """Every float16 midpoint, and a hair on either side, against the decoded-bits table."""
-    from smoothcli.rounding import round_fraction
+    from smoothcli.core.rounding import round_fraction
 
-    fmt = get_format("float16")
+    fmt = get_float_format("float16")
     table = oracle.float16_table()
     eps = Fraction(1, 2**40)
     for i in range(0, len(table) - 1, 7):  # every 7th of the 31743 gaps (~1 s)
@@ -247,7 +247,7 @@ def test_infinities(token, special):
     n = parse_number(token)
     assert n.exact is None and n.special == special
     for dt in DTYPES:
-        assert round_number(n, get_format(dt)) == special
+        assert round_number(n, get_float_format(dt)) == special
 
 
 def test_nan_token():

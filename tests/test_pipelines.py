@@ -151,7 +151,7 @@ def test_ctrl_c_while_waiting_for_stdin_exits_130_with_one_line():
 
 
 # --------------------------------------------------------------------------------------------
-# Huge inputs: refused in bounded memory (limits in smoothcli/limits.py, README)
+# Huge inputs: refused in bounded memory (limits in smoothcli/core/limits.py, README)
 
 def _peak_rss_kib(args: list[str], stdin: bytes) -> tuple[int, str, int]:
     """(exit status, stderr, peak RSS in KiB) of one run, measured by a fresh parent whose only
@@ -174,7 +174,7 @@ def test_too_many_numbers_on_stdin_are_refused_in_bounded_memory():
     """4,194,305 numbers (one more than smooth reads from text): refused with one line before
     parsing, while the accepted maximum costs ~1.3 GB; the refusal costs the bytes read plus
     the interpreter (well under 200 MiB here)."""
-    from smoothcli.limits import MAX_TEXT_NUMBERS
+    from smoothcli.core.limits import MAX_TEXT_NUMBERS
 
     data = b"1\n" * (MAX_TEXT_NUMBERS + 1)
     code, err, rss = _peak_rss_kib([*SMOOTH, "lse"], data)
@@ -186,7 +186,7 @@ def test_too_many_numbers_on_stdin_are_refused_in_bounded_memory():
 
 def test_reading_stops_at_the_byte_limit(monkeypatch):
     """An endless stream is read only up to the limit (plus one chunk), then refused."""
-    import smoothcli.limits as limits
+    import smoothcli.core.limits as limits
 
     class Endless(io.RawIOBase):
         read_total = 0
@@ -209,7 +209,7 @@ def test_reading_stops_at_the_byte_limit(monkeypatch):
 def test_row_longer_than_the_limit_is_refused(tmp_path, monkeypatch):
     import numpy as np
 
-    import smoothcli.limits as limits
+    import smoothcli.core.limits as limits
 
     monkeypatch.setattr(limits, "MAX_ROW_LENGTH", 4096)
     np.save(tmp_path / "row.npy", np.zeros(4097, dtype=np.float32))

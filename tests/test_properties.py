@@ -3,13 +3,13 @@
 Every expectation is computed here, independently of smoothcli:
 
 * the formats are modelled from ``numpy.finfo`` / ``ml_dtypes.finfo`` (:class:`Model`), not from
-  :mod:`smoothcli.dtypes` (which is itself checked against finfo below); the test rounds with
+  :mod:`smoothcli.core.formats` (which is itself checked against finfo below); the test rounds with
   Python's exact ``round(Fraction)`` (ties to even) on the format's grid;
 * exact values are the textbook formulas evaluated directly with mpmath at 60 significant digits
   and more (``log(fsum(exp(x)))``, no shift, no log1p), raised until two precisions agree;
 * the exp thresholds are ``ln`` of the exact overflow / underflow midpoints, with mpmath.
 
-The dtypes come from ``smoothcli.dtypes.FORMATS`` and the methods from the tool's own
+The dtypes come from ``smoothcli.core.formats.FORMATS`` and the methods from the tool's own
 ``--method all``, so dtypes and methods added later are covered without touching this file.
 
 Budget: about a minute on two cores with the derandomized defaults below.  For a longer, random
@@ -39,7 +39,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from smoothcli.cli import app
-from smoothcli.dtypes import FORMATS
+from smoothcli.core.formats import FORMATS
 
 FORMAT_NAMES = list(FORMATS)
 
@@ -455,7 +455,7 @@ def compute_u(m: Model) -> Fraction:
 
 
 def orders() -> list[str]:
-    from smoothcli.accumulate import ORDERS
+    from smoothcli.core.accumulation import ORDERS
 
     return list(ORDERS)
 
@@ -749,7 +749,7 @@ def _power_of_two_near(ref):
 
 
 #: The tool's reference is right to 96 relative bits (README, "evaluation model"; Ziv loop in
-#: smoothcli/reference.py), so an ulp error it reports is right to 2**(p + 1 - 96) ulps: the
+#: smoothcli/reference/exact.py), so an ulp error it reports is right to 2**(p + 1 - 96) ulps: the
 #: tolerance of the comparison below (1e-13 ulp of float64, 2e-26 ulp of float16).
 REFERENCE_BITS = 96
 

@@ -294,7 +294,7 @@ def test_bad_input_one_line_exit_2(smooth, args, needle):
 def test_reference_shift_identity_matches_direct():
     """The cached-tail reference (LSE(y) = m + log1p Σ exp(y_i − m)) against the textbook
     formula at 400 digits, for float64 inputs whose differences vary from point to point."""
-    from smoothcli.sweep import LseReferences
+    from smoothcli.engine.sweep import LseReferences
 
     refs = LseReferences()
     rng = np.random.default_rng(7)

@@ -1,6 +1,6 @@
 """Output formats: one small class per format behind one interface (as pip-audit's ``_format``).
 
-A format turns a :class:`~smoothcli.report.Report` into text.  Formats know how things look,
+A format turns a :class:`~smoothcli.report.model.Report` into text.  Formats know how things look,
 never how they are computed.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from smoothcli.report import Report
+from smoothcli.report.model import Report
 
 
 class OutputFormat(Protocol):

@@ -1,6 +1,6 @@
 """Charts as plain text for the terminal: a small renderer with box-drawing characters.
 
-It draws the :mod:`smoothcli.charts` dataclasses and knows nothing of how their numbers were
+It draws the :mod:`smoothcli.report.charts` dataclasses and knows nothing of how their numbers were
 computed.  The layout depends only on the chart (``width`` columns of plot area, ``height`` rows
 per panel), never on the terminal, so the same command prints the same lines everywhere, in a pipe
 as on a 40-column screen (lines are never wrapped or cut; numbers on the axes are printed in full).
@@ -20,7 +20,7 @@ import math
 from decimal import Decimal
 from typing import Any, Sequence
 
-from smoothcli.charts import Chart, Curve, Panel, RangeChart
+from smoothcli.report.charts import Chart, Curve, Panel, RangeChart
 
 GLYPHS = ("×", "•", "+", "o", "◆", "#")
 SHARED = "*"

@@ -7,7 +7,7 @@ SVG (``svg.fonttype = none``, so the legend can be searched), and files carry no
 metadata, so the same command writes the same file.
 
 Like the terminal renderer (:mod:`smoothcli._format.chart`) this reads only the
-:mod:`smoothcli.charts` dataclasses: the same series, the same flags.
+:mod:`smoothcli.report.charts` dataclasses: the same series, the same flags.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from smoothcli.charts import Chart, Panel, RangeChart
-from smoothcli.errors import InputError
+from smoothcli.report.charts import Chart, Panel, RangeChart
+from smoothcli.core.errors import InputError
 
 INSTALL = "pip install 'smoothcli[plot]'"
 FORMATS = ("png", "svg")

@@ -11,7 +11,7 @@ import math
 from dataclasses import is_dataclass
 from typing import Any
 
-from smoothcli.report import SCHEMA_VERSION, Report, row_dict
+from smoothcli.report.model import SCHEMA_VERSION, Report, row_dict
 
 
 def jsonable(obj: Any) -> Any:

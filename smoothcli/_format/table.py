@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any
 
-from smoothcli.report import Report, Section
+from smoothcli.report.model import Report, Section
 
 _WIDE = 100_000
 

@@ -5,22 +5,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from smoothcli.accumulate import Accumulation
-from smoothcli.dtypes import Format
-from smoothcli.parse import Number
-from smoothcli.pipeline import RoundedInputs
-from smoothcli.report import Column, Section, flag_names
-from smoothcli.rounding import exact_decimal
+from smoothcli.core.accumulation import Accumulation
+from smoothcli.core.formats import FloatFormat
+from smoothcli.core.numbers import Number
+from smoothcli.engine.pipeline import RoundedInputs
+from smoothcli.report.model import Column, Section, flag_names
+from smoothcli.core.rounding import exact_decimal
 
 
 @dataclass
 class Settings:
     """Options common to the evaluating subcommands."""
 
-    dtypes: list[Format]
+    dtypes: list[FloatFormat]
     methods: list[str]
     accumulation: Accumulation = field(default_factory=Accumulation)
-    peers: list[str] = field(default_factory=list)  # --peer: scipy, torch (smoothcli.peers)
+    peers: list[str] = field(default_factory=list)  # --peer: scipy, torch (smoothcli.engine.peers)
 
     def as_json(self) -> dict[str, Any]:
         return {"dtypes": [f.name for f in self.dtypes], "methods": list(self.methods),
@@ -59,7 +59,7 @@ def inputs_section(numbers: Sequence[Number], rounded: Sequence[RoundedInputs],
 def evaluation_section(title: str, rows: Sequence[Any], settings: Settings,
                        value_header: str = "value") -> Section:
     """The standard (dtype, method) table: value, reference, errors, sum, flags."""
-    from smoothcli.error_bounds import (accumulation_caption, bounds_caption,
+    from smoothcli.measure.bounds import (accumulation_caption, bounds_caption,
                                         exceeded_flag)
 
     cols = [Column("dtype", "dtype"), Column("method", "method"),

@@ -15,15 +15,15 @@ from fractions import Fraction
 from typing import Any, Sequence
 
 from smoothcli.commands._common import Settings, inputs_json, inputs_section, sum_caption
-from smoothcli.dtypes import Format
-from smoothcli.errors import InputError
-from smoothcli.logsumexp import LSE_METHODS
-from smoothcli.measure import errors, flags
-from smoothcli.parse import Number, parse_positive
-from smoothcli.pipeline import ReferenceCache, evaluate_lse_like, round_inputs
-from smoothcli.reference import converge, decimal_text, exact_fraction, lse_at_prec, to_mpf
-from smoothcli.report import Column, Report, Section, flag_names
-from smoothcli.rounding import round_fraction, round_number
+from smoothcli.core.formats import FloatFormat
+from smoothcli.core.errors import InputError
+from smoothcli.methods.registry import LSE_METHODS
+from smoothcli.measure.errors import errors, flags
+from smoothcli.core.numbers import Number, parse_positive
+from smoothcli.engine.pipeline import ReferenceCache, evaluate_lse_like, round_inputs
+from smoothcli.reference.exact import converge, decimal_text, exact_fraction, lse_at_prec, to_mpf
+from smoothcli.report.model import Column, Report, Section, flag_names
+from smoothcli.core.rounding import round_fraction, round_number
 
 
 @dataclass
@@ -129,7 +129,7 @@ def bounds_report(numbers: Sequence[Number], ks: Sequence[Number], settings: Set
                    "k": [float(k.exact) for k in ks]})
 
 
-def _smooth_max(k: Number, xs: list[float], top: float, n: int, fmt: Format, method: str,
+def _smooth_max(k: Number, xs: list[float], top: float, n: int, fmt: FloatFormat, method: str,
                 settings: Settings) -> SmoothMax:
     import mpmath
     import numpy as np

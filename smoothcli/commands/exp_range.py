@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Sequence
 
-from smoothcli.dtypes import Format
-from smoothcli.reference import converge, decimal_text, exact_fraction
-from smoothcli.report import Column, Report, Section
-from smoothcli.rounding import DOWN, UP, round_fraction
+from smoothcli.core.formats import FloatFormat
+from smoothcli.reference.exact import converge, decimal_text, exact_fraction
+from smoothcli.report.model import Column, Report, Section
+from smoothcli.core.rounding import DOWN, UP, round_fraction
 
 
 @dataclass
@@ -57,7 +57,7 @@ def _ln(q: Fraction):
     return converge(lambda: mpmath.log(mpmath.mpf(q.numerator) / q.denominator))
 
 
-def thresholds(fmt: Format) -> dict[str, float]:
+def thresholds(fmt: FloatFormat) -> dict[str, float]:
     """The three exact thresholds of exp for ``fmt`` (see the module docstring)."""
     top_ulp = fmt.ulp(fmt.max_finite)
     over = _ln(fmt.max_finite + top_ulp / 2)
@@ -71,7 +71,7 @@ def thresholds(fmt: Format) -> dict[str, float]:
             "smallest_normal_x": round_fraction(exact_fraction(normal), fmt, UP)}
 
 
-def numpy_check(fmt: Format, t: dict[str, float]) -> list[str]:
+def numpy_check(fmt: FloatFormat, t: dict[str, float]) -> list[str]:
     """Compare numpy's exp with the exact thresholds, at them and one step beyond."""
     import numpy as np
 
@@ -108,7 +108,7 @@ def numpy_check(fmt: Format, t: dict[str, float]) -> list[str]:
     return out
 
 
-def exp_range_report(formats: Sequence[Format]) -> Report:
+def exp_range_report(formats: Sequence[FloatFormat]) -> Report:
     import mpmath
 
     rows = []
@@ -126,7 +126,7 @@ def exp_range_report(formats: Sequence[Format]) -> Report:
     return Report("exp-range", rows, [_section(rows, formats)], _notes(rows), {})
 
 
-def _section(rows: list[ExpRangeRow], formats: Sequence[Format]) -> Section:
+def _section(rows: list[ExpRangeRow], formats: Sequence[FloatFormat]) -> Section:
     cols = [Column("dtype", "dtype"),
             Column("smallest_nonzero_x", "exp(x) > 0 from x =", "exact"),
             Column("smallest_normal_x", "normal from x =", "exact"),

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from smoothcli.charts import Band, RangeChart, RangeRow, check_layout
-from smoothcli.report import Report
+from smoothcli.report.charts import Band, RangeChart, RangeRow, check_layout
+from smoothcli.report.model import Report
 
 LEGEND = {"normal": "exp(x) is a normal number",
           "subnormal": "exp(x) is subnormal (gradual underflow, precision lost)"}

@@ -6,16 +6,16 @@ from typing import Sequence
 
 from smoothcli.commands._common import (Settings, evaluation_section, inputs_json,
                                         inputs_section, sum_caption)
-from smoothcli.logsumexp import LSE_METHODS
-from smoothcli.parse import Number
-from smoothcli.pipeline import evaluate_lse_like, exact_values, round_inputs
-from smoothcli.reference import decimal_text, lse_reference
-from smoothcli.report import Report
+from smoothcli.methods.registry import LSE_METHODS
+from smoothcli.core.numbers import Number
+from smoothcli.engine.pipeline import evaluate_lse_like, exact_values, round_inputs
+from smoothcli.reference.exact import decimal_text, lse_reference
+from smoothcli.report.model import Report
 
 
 def lse_report(numbers: Sequence[Number], settings: Settings) -> Report:
     """Evaluate LSE(x) for every (dtype, method) of ``settings``."""
-    from smoothcli.pipeline import ReferenceCache
+    from smoothcli.engine.pipeline import ReferenceCache
 
     refs = ReferenceCache(lse_reference)
     rounded = [round_inputs(numbers, fmt) for fmt in settings.dtypes]
@@ -27,8 +27,8 @@ def lse_report(numbers: Sequence[Number], settings: Settings) -> Report:
         ref = refs(inputs.values)
         mine = evaluate_lse_like(inputs, fmt, LSE_METHODS, settings.methods,
                                  settings.accumulation, ref)
-        if settings.peers:  # --peer scipy/torch (smoothcli.peers)
-            from smoothcli.peers import peer_lse_rows
+        if settings.peers:  # --peer scipy/torch (smoothcli.engine.peers)
+            from smoothcli.engine.peers import peer_lse_rows
 
             extra, said = peer_lse_rows(inputs, fmt, ref, settings.peers)
             mine, peer_notes = mine + extra, peer_notes + said

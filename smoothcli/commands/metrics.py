@@ -1,11 +1,11 @@
 """``smooth metrics``: hard vs smooth accuracy / precision / recall / F1 / cross-entropy over a
 batch, each smooth value computed in each dtype and measured against its exact value.
 
-The numerics are in :mod:`smoothcli.metrics`.  Inputs: ``--logits`` and ``--labels`` are either
+The numerics are in :mod:`smoothcli.methods.metrics`.  Inputs: ``--logits`` and ``--labels`` are either
 numbers on the command line (``"2.5,-1,0.3"``; rows of a multi-class batch separated by ``;``:
 ``"1.1,3.4,2.5; 0.2,0.1,-1"``) or a file: ``.npy`` (loaded with ``allow_pickle=False``) or text
 (``.txt`` / ``.csv``: numbers separated by commas or whitespace, one sample per line).  Logit files
-go through :func:`smoothcli.load.load` (float data only, exact values); label files may also hold
+go through :func:`smoothcli.engine.inputs.load` (float data only, exact values); label files may also hold
 integers or booleans (class indices, one-hot rows), read by :func:`_load_labels_npy` here because
 the shared loader accepts float data only.
 
@@ -23,15 +23,15 @@ from fractions import Fraction
 from typing import Any, Sequence
 
 from smoothcli.commands._common import Settings
-from smoothcli.errors import InputError
-from smoothcli.measure import errors, pointwise_flags
-from smoothcli.metrics import (BINARY_METRICS, MULTICLASS_METRICS, UNDEFINED, binary_computed,
+from smoothcli.core.errors import InputError
+from smoothcli.measure.errors import errors, pointwise_flags
+from smoothcli.methods.metrics import (BINARY_METRICS, MULTICLASS_METRICS, UNDEFINED, binary_computed,
                                binary_hard, binary_reference, multiclass_computed,
                                multiclass_hard, multiclass_reference)
-from smoothcli.parse import Number, parse_number
-from smoothcli.reference import decimal_text
-from smoothcli.report import Column, Report, Section, flag_names
-from smoothcli.rounding import round_number
+from smoothcli.core.numbers import Number, parse_number
+from smoothcli.reference.exact import decimal_text
+from smoothcli.report.model import Column, Report, Section, flag_names
+from smoothcli.core.rounding import round_number
 
 FILE_SUFFIXES = (".npy", ".txt", ".csv")
 TASKS = ("auto", "binary", "multiclass")
@@ -75,7 +75,7 @@ class Grid:
     """Numbers given for --logits or --labels: shape (n,) or (n, C).
 
     Small inputs are exact :class:`Number` s (``numbers``, row-major); file batches keep the
-    loader's :class:`smoothcli.load.Batch` (rounded per dtype by numpy casts) or, for integer
+    loader's :class:`smoothcli.engine.inputs.Batch` (rounded per dtype by numpy casts) or, for integer
     label files, the integer array itself (``ints``)."""
 
     source: str
@@ -156,7 +156,7 @@ def read_grid(spec: str | None, what: str) -> Grid:
 
 
 def _read_file(path: str, what: str) -> Grid:
-    from smoothcli.load import Batch, load
+    from smoothcli.engine.inputs import Batch, load
 
     if what == "--labels" and _is_int_npy(path):
         arr = _load_labels_npy(path)

@@ -2,7 +2,7 @@
 request; and the seed's identity softmax([0, s]) = [1 − σ(s), σ(s)] computed both ways.
 
 Every (function, dtype, method, x) is a row with the standard keys (value, reference, abs / rel /
-ULP error, overflow / underflow / nan, see :func:`smoothcli.measure.pointwise_flags`), so
+ULP error, overflow / underflow / nan, see :func:`smoothcli.measure.errors.pointwise_flags`), so
 ``--json`` and ``--check`` work as for ``smooth lse``.  The identity is a demonstration, not an
 evaluation of one function: it goes to the top-level JSON key ``identity`` (``--check`` looks at
 ``rows`` only, and every σ(s) it uses is a row already).
@@ -14,15 +14,15 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from smoothcli.accumulate import Accumulation
+from smoothcli.core.accumulation import Accumulation
 from smoothcli.commands._common import Settings, inputs_json, inputs_section
-from smoothcli.dtypes import Format
-from smoothcli.measure import errors, pointwise_flags, ulp_exponent
-from smoothcli.parse import Number
-from smoothcli.pipeline import exact_values, round_inputs
-from smoothcli.reference import decimal_text
-from smoothcli.report import Column, Report, Section, flag_names
-from smoothcli.sigmoid import FUNCTIONS, Function, PointTrace
+from smoothcli.core.formats import FloatFormat
+from smoothcli.measure.errors import errors, pointwise_flags, ulp_exponent
+from smoothcli.core.numbers import Number
+from smoothcli.engine.pipeline import exact_values, round_inputs
+from smoothcli.reference.exact import decimal_text
+from smoothcli.report.model import Column, Report, Section, flag_names
+from smoothcli.methods.sigmoid import FUNCTIONS, Function, PointTrace
 
 #: softmax method paired with each sigmoid method in the identity table.
 SOFTMAX_PAIR = {"naive": "naive", "stable": "shifted"}
@@ -106,7 +106,7 @@ class _Refs:
         return self._cache[key]
 
 
-def evaluate_points(fn: Function, method: str, fmt: Format, array: Any, numbers: Sequence[Number],
+def evaluate_points(fn: Function, method: str, fmt: FloatFormat, array: Any, numbers: Sequence[Number],
                     refs: Sequence[Any], hard: Sequence[float]) -> list[PointRow]:
     """Run one method on one dtype's inputs and measure every element against ``refs``."""
     trace: PointTrace = fn.methods[method](array)
@@ -162,7 +162,7 @@ def _identity(numbers, rounded, settings: Settings, refs: _Refs) -> list[Identit
     """softmax([0, s]) = [1 − σ(s), σ(s)] for each s (the seed's 'sigmoid' section)."""
     import numpy as np
 
-    from smoothcli.logsumexp import SOFTMAX_METHODS
+    from smoothcli.methods.registry import SOFTMAX_METHODS
 
     sig = FUNCTIONS["sigmoid"]
     out = []
@@ -190,7 +190,7 @@ def _identity(numbers, rounded, settings: Settings, refs: _Refs) -> list[Identit
     return out
 
 
-def _ulps_apart(a: float, b: float, exact: Any, fmt: Format) -> float:
+def _ulps_apart(a: float, b: float, exact: Any, fmt: FloatFormat) -> float:
     """|a − b| in ULPs of ``fmt`` at the exact value (exact: both are dyadic rationals)."""
     from fractions import Fraction
 

@@ -2,7 +2,7 @@
 
 The seed's figure (section "sigmoid", eq. (6) and (7)) shows H(x) and σ(x); σ(kx) for growing
 k shows the smooth function turning into the step (σ(kx) → H(x) as k → ∞, for x ≠ 0).  The curves
-are the exact values (:func:`smoothcli.sigmoid.sigmoid_reference`, converged mpmath, rounded to
+are the exact values (:func:`smoothcli.methods.sigmoid.sigmoid_reference`, converged mpmath, rounded to
 float64 for drawing) on an exact grid of x; the inputs given on the command line are marked on
 σ(x).  Guides at σ = 0.01 and 0.99: the seed notes σ(4.6) > 0.99 and σ(−4.6) < 0.01.
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Sequence
 
-from smoothcli.charts import Chart, Curve, Panel, check_layout
-from smoothcli.parse import Number
-from smoothcli.report import Report
+from smoothcli.report.charts import Chart, Curve, Panel, check_layout
+from smoothcli.core.numbers import Number
+from smoothcli.report.model import Report
 
 KS = (1, 2, 5)
 X_RANGE = 6
@@ -24,7 +24,7 @@ HEIGHT = 11  # rows 0, 0.1, ..., 1: ½ has a row of its own
 
 def sigmoid_chart(numbers: Sequence[Number] = (), command: str = "smooth sigmoid --chart",
                   width: int = 72, ks: Sequence[int] = KS, points: int = POINTS) -> Chart:
-    from smoothcli.sigmoid import sigmoid_reference, unit_step
+    from smoothcli.methods.sigmoid import sigmoid_reference, unit_step
 
     grid = [Fraction(-X_RANGE) + Fraction(2 * X_RANGE * j, points - 1) for j in range(points)]
     xs = [float(x) for x in grid]

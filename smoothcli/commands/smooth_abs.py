@@ -1,7 +1,7 @@
 """``smooth abs``: |x| against its smooth approximation f_k(x) = (2/k)·log cosh(kx/2), and the
 smooth max (x + y + f_k(x − y))/2 = (1/k)·log(e^(kx) + e^(ky)) − (log 2)/k.
 
-The derivation and the integration constant C = −(2/k)·log 2 are in :mod:`smoothcli.smooth_abs`.
+The derivation and the integration constant C = −(2/k)·log 2 are in :mod:`smoothcli.methods.smooth_abs`.
 Rows (JSON ``rows``): one per (dtype, k, input, method) with ``function: "abs"``, and, when exactly
 two values are given, one per (dtype, k, method) with ``function: "max"``.  Both carry the
 standard keys (value, reference, errors, flags) so ``--check`` and ``--max-ulp`` apply to all.
@@ -17,15 +17,15 @@ from typing import Any, Sequence
 
 from smoothcli.commands._common import Settings, inputs_json, inputs_section
 from smoothcli.commands.sigmoid import point_problems
-from smoothcli.dtypes import Format
-from smoothcli.errors import InputError
-from smoothcli.measure import errors, pointwise_flags
-from smoothcli.parse import Number
-from smoothcli.pipeline import round_inputs
-from smoothcli.reference import converge, decimal_text, exact_fraction, to_mpf
-from smoothcli.report import Column, Report, Section, flag_names
-from smoothcli.rounding import DOWN, round_fraction, round_number
-from smoothcli.smooth_abs import (FORMS, SMOOTH_ABS_METHODS, SMOOTH_MAX_METHODS,
+from smoothcli.core.formats import FloatFormat
+from smoothcli.core.errors import InputError
+from smoothcli.measure.errors import errors, pointwise_flags
+from smoothcli.core.numbers import Number
+from smoothcli.engine.pipeline import round_inputs
+from smoothcli.reference.exact import converge, decimal_text, exact_fraction, to_mpf
+from smoothcli.report.model import Column, Report, Section, flag_names
+from smoothcli.core.rounding import DOWN, round_fraction, round_number
+from smoothcli.methods.smooth_abs import (FORMS, SMOOTH_ABS_METHODS, SMOOTH_MAX_METHODS,
                                   smooth_abs_reference, smooth_max_reference)
 
 LOG2 = math.log(2)
@@ -140,7 +140,7 @@ def abs_report(numbers: Sequence[Number], ks: Sequence[Number], settings: Settin
                    "integration_constant": "-(2/k)*log(2)", "max_constant": "-log(2)/k"})
 
 
-def _abs_rows(numbers, inputs, fmt: Format, kd: float, methods: Sequence[str],
+def _abs_rows(numbers, inputs, fmt: FloatFormat, kd: float, methods: Sequence[str],
               cache: dict) -> list[AbsRow]:
     refs = []
     for v in inputs.values:
@@ -169,7 +169,7 @@ def _abs_rows(numbers, inputs, fmt: Format, kd: float, methods: Sequence[str],
     return out
 
 
-def _inside(v: float, x: float, kd: float, fmt: Format) -> bool:
+def _inside(v: float, x: float, kd: float, fmt: FloatFormat) -> bool:
     """v within [|x| − 2·log(2)/k, |x|] ∩ [0, ∞), the lower end rounded down to the dtype (|x|
     is a value of the dtype).  Rounding is monotone, so a correctly rounded f_k(x) always is
     inside; rounding the lower end down also admits a faithfully rounded (< 1 ULP) f_k(x) next
@@ -188,7 +188,7 @@ def _bound(kd: float) -> Fraction:
     return exact_fraction(converge(lambda: 2 * mpmath.log(2) / to_mpf(kd)))
 
 
-def _max_rows(inputs, fmt: Format, kd: float) -> list[MaxRow]:
+def _max_rows(inputs, fmt: FloatFormat, kd: float) -> list[MaxRow]:
     x, y = inputs.values
     ref, seed = smooth_max_reference(x, y, kd)
     k = fmt.np.type(kd)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from smoothcli.commands._common import Settings, inputs_json, inputs_section, sum_caption
-from smoothcli.logsumexp import SOFTMAX_METHODS
-from smoothcli.parse import Number
-from smoothcli.pipeline import (ReferenceCache, evaluate_softmax_like, exact_values,
+from smoothcli.methods.registry import SOFTMAX_METHODS
+from smoothcli.core.numbers import Number
+from smoothcli.engine.pipeline import (ReferenceCache, evaluate_softmax_like, exact_values,
                                 round_inputs)
-from smoothcli.reference import decimal_text, softmax_reference
-from smoothcli.report import Column, Report, Section, SoftmaxEvaluation, flag_names
+from smoothcli.reference.exact import decimal_text, softmax_reference
+from smoothcli.report.model import Column, Report, Section, SoftmaxEvaluation, flag_names
 
 #: Elements listed per dtype in the table view (JSON always has them all).
 ELEMENT_LIMIT = 30
@@ -46,8 +46,8 @@ def softmax_report(numbers: Sequence[Number], settings: Settings,
         ref = refs(inputs.values)
         mine = evaluate_softmax_like(inputs, fmt, SOFTMAX_METHODS, settings.methods,
                                      settings.accumulation, ref)
-        if settings.peers:  # --peer scipy/torch (smoothcli.peers)
-            from smoothcli.peers import peer_softmax_rows
+        if settings.peers:  # --peer scipy/torch (smoothcli.engine.peers)
+            from smoothcli.engine.peers import peer_softmax_rows
 
             extra, said = peer_softmax_rows(inputs, fmt, ref, settings.peers)
             mine, peer_notes = mine + extra, peer_notes + said
@@ -111,7 +111,7 @@ def _summary(rows: list[SoftmaxEvaluation], settings: Settings) -> Section:
             Column("output_sum", "Σ out", "value"), Column("sum_error", "|Σ out − 1|", "error"),
             Column("sumexp", "Σ exp", "value"), Column("flushed_terms", "exp→0", "int"),
             Column("flags", "flags", "flags")]
-    from smoothcli.error_bounds import accumulation_caption, bounds_caption, exceeded_flag
+    from smoothcli.measure.bounds import accumulation_caption, bounds_caption, exceeded_flag
 
     if any(r.acc_dtype not in (None, r.dtype) for r in rows):
         cols.insert(2, Column("acc_dtype", "acc", "text"))  # --acc: the dtype Σ used

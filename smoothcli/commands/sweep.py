@@ -1,8 +1,8 @@
 """``smooth sweep``: error against c of a function on x + c (or c·x), per dtype and method.
 
-The numerics are :func:`smoothcli.sweep.run_sweep`; this module turns its series into a Report:
+The numerics are :func:`smoothcli.engine.sweep.run_sweep`; this module turns its series into a Report:
 the JSON rows (one per dtype and method, each holding the whole series), a chart description
-(:mod:`smoothcli.charts`: one panel per dtype, one curve per method, the flags as status strips)
+(:mod:`smoothcli.report.charts`: one panel per dtype, one curve per method, the flags as status strips)
 and two tables: the runs of equal status along the grid and the exact c of every change.
 """
 
@@ -11,12 +11,12 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from smoothcli.accumulate import Accumulation
-from smoothcli.charts import Band, Chart, Curve, Panel, check_layout
-from smoothcli.dtypes import DEFAULT_DTYPES, Format
-from smoothcli.parse import Number
-from smoothcli.report import Column, Report, Section
-from smoothcli.sweep import BITS, DEFAULT_STEPS, Sweep, SweepResult, run_sweep
+from smoothcli.core.accumulation import Accumulation
+from smoothcli.report.charts import Band, Chart, Curve, Panel, check_layout
+from smoothcli.core.formats import DEFAULT_DTYPES, FloatFormat
+from smoothcli.core.numbers import Number
+from smoothcli.report.model import Column, Report, Section
+from smoothcli.engine.sweep import BITS, DEFAULT_STEPS, Sweep, SweepResult, run_sweep
 
 DEFAULT_WIDTH = 72
 DEFAULT_HEIGHT = 8
@@ -25,7 +25,7 @@ _NAMES = {"lse": "LSE", "softmax": "softmax", "exp": "exp", "sigmoid": "σ"}
 
 
 def sweep_report(function: str, numbers: Sequence[Number], sweep: Sweep,
-                 formats: Sequence[Format], methods: Sequence[str] | None,
+                 formats: Sequence[FloatFormat], methods: Sequence[str] | None,
                  accumulation: Accumulation, unit: str = BITS, width: int = DEFAULT_WIDTH,
                  height: int = DEFAULT_HEIGHT) -> Report:
     """Sweep ``function`` over ``sweep`` and report the series, the chart and the boundaries."""
@@ -61,7 +61,7 @@ def sweep_report(function: str, numbers: Sequence[Number], sweep: Sweep,
 
 
 def command_line(function: str, numbers: Sequence[Number], sweep: Sweep,
-                 formats: Sequence[Format], methods: Sequence[str] | None,
+                 formats: Sequence[FloatFormat], methods: Sequence[str] | None,
                  accumulation: Accumulation, unit: str, width: int, height: int) -> str:
     """The ``smooth sweep ...`` command that reproduces this report (non-default options only)."""
     parts = ["smooth", "sweep", function] + [x.text for x in numbers] + [sweep.option]
@@ -93,10 +93,10 @@ def _unit_note(unit: str) -> str:
             "most 0.5; inf/NaN results are drawn on the 'inf' row")
 
 
-def sweep_chart(result: SweepResult, numbers: Sequence[Number], formats: Sequence[Format],
+def sweep_chart(result: SweepResult, numbers: Sequence[Number], formats: Sequence[FloatFormat],
                 command: str, width: int, height: int) -> Chart:
     """One panel per dtype, one curve per method, y = the error in the chosen unit."""
-    from smoothcli.error_bounds import width as format_width
+    from smoothcli.measure.bounds import width as format_width
 
     sweep = result.sweep
     name = _NAMES.get(result.function, result.function)

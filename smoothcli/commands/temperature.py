@@ -26,13 +26,13 @@ from fractions import Fraction
 from typing import Sequence
 
 from smoothcli.commands._common import Settings
-from smoothcli.errors import InputError
-from smoothcli.logsumexp import SOFTMAX_METHODS
-from smoothcli.parse import Number, parse_positive
-from smoothcli.pipeline import RoundedInputs, evaluate_softmax_like, round_inputs
-from smoothcli.reference import softmax_reference
-from smoothcli.report import Column, Report, Section, flag_names
-from smoothcli.rounding import round_number
+from smoothcli.core.errors import InputError
+from smoothcli.methods.registry import SOFTMAX_METHODS
+from smoothcli.core.numbers import Number, parse_positive
+from smoothcli.engine.pipeline import RoundedInputs, evaluate_softmax_like, round_inputs
+from smoothcli.reference.exact import softmax_reference
+from smoothcli.report.model import Column, Report, Section, flag_names
+from smoothcli.core.rounding import round_number
 
 #: Vectors of at most this many elements are shown in the temperature table.
 VECTOR_LIMIT = 6

@@ -18,13 +18,13 @@ from typing import Any, Sequence
 
 from smoothcli.commands._common import Settings, evaluation_section, inputs_json, inputs_section
 from smoothcli.commands._common import sum_caption
-from smoothcli.dtypes import Format
-from smoothcli.logsumexp import LSE_METHODS
-from smoothcli.parse import Number, parse_number
-from smoothcli.pipeline import ReferenceCache, evaluate_lse_like, round_inputs
-from smoothcli.reference import converge, decimal_text, lse_reference
-from smoothcli.report import Column, Report, Section
-from smoothcli.rounding import round_number
+from smoothcli.core.formats import FloatFormat
+from smoothcli.methods.registry import LSE_METHODS
+from smoothcli.core.numbers import Number, parse_number
+from smoothcli.engine.pipeline import ReferenceCache, evaluate_lse_like, round_inputs
+from smoothcli.reference.exact import converge, decimal_text, lse_reference
+from smoothcli.report.model import Column, Report, Section
+from smoothcli.core.rounding import round_number
 
 DEMO = ("-800", "-900")
 SEED_TINY = ("1e-324", "3e-324", "5e-324")
@@ -57,7 +57,7 @@ class TinyFact:
     equals_smallest_subnormal: bool
 
 
-def classify(v: float, fmt: Format) -> str:
+def classify(v: float, fmt: FloatFormat) -> str:
     if math.isnan(v):
         return "nan"
     if math.isinf(v):
@@ -67,7 +67,7 @@ def classify(v: float, fmt: Format) -> str:
     return "subnormal" if abs(Fraction(v)) < fmt.smallest_normal else "normal"
 
 
-def _terms(fmt: Format, inputs) -> list[Term]:
+def _terms(fmt: FloatFormat, inputs) -> list[Term]:
     import mpmath
     import numpy as np
 
@@ -84,7 +84,7 @@ def _terms(fmt: Format, inputs) -> list[Term]:
     return out
 
 
-def tiny_tokens(fmt: Format) -> list[str]:
+def tiny_tokens(fmt: FloatFormat) -> list[str]:
     """The seed's tokens plus, for this dtype, one decimal that rounds to 0 and one that rounds
     up to the smallest subnormal (0.4 and 0.6 of it, to one significant digit)."""
     s = fmt.smallest_subnormal
@@ -103,7 +103,7 @@ def _one_digit(q: Fraction) -> str:
     return format(d, "e").replace("e-0", "e-")
 
 
-def _facts(fmt: Format) -> list[TinyFact]:
+def _facts(fmt: FloatFormat) -> list[TinyFact]:
     out = []
     for t in tiny_tokens(fmt):
         v = round_number(parse_number(t), fmt)

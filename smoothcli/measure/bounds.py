@@ -50,14 +50,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Sequence
 
-from smoothcli.dtypes import Format
+from smoothcli.core.formats import FloatFormat
 
 
 # ------------------------------------------------------------------------------------------
 # bits of error
 
 
-def ordinal(v: float, fmt: Format) -> int | None:
+def ordinal(v: float, fmt: FloatFormat) -> int | None:
     """The position of the value ``v`` of ``fmt`` in the format's order (None for NaN).
 
     Positive values are numbered from 1 (the smallest subnormal) up; subnormals first, then
@@ -70,7 +70,7 @@ def ordinal(v: float, fmt: Format) -> int | None:
     return -k if v < 0 else k
 
 
-def _index(a: float, fmt: Format) -> int:
+def _index(a: float, fmt: FloatFormat) -> int:
     # Exact float arithmetic only: frexp and ldexp scale by powers of two (every value of every
     # format here is a float64, and none of these scalings leaves float64's range).
     if a == 0:
@@ -89,7 +89,7 @@ def _index(a: float, fmt: Format) -> int:
     return (e - 1 - fmt.emin + 1) * half + int(sig) - half
 
 
-def width(fmt: Format) -> int:
+def width(fmt: FloatFormat) -> int:
     """The format's width in bits (what a NaN against a number costs)."""
     return {"float8_e4m3fn": 8, "float8_e5m2": 8, "bfloat16": 16, "float16": 16,
             "float32": 32, "float64": 64}.get(fmt.name, fmt.precision + 11)
@@ -97,20 +97,20 @@ def width(fmt: Format) -> int:
 
 def to_format(v: float, fmt: Format) -> float:
     """``v`` rounded to ``fmt`` (a no-op for a value of the format; peers may return wider)."""
-    from smoothcli.rounding import round_fraction
+    from smoothcli.core.rounding import round_fraction
 
     if not math.isfinite(v):
         return v if (math.isnan(v) or fmt.has_inf) else math.nan
     return round_fraction(Fraction(v), fmt, negative=math.copysign(1.0, v) < 0)
 
 
-def bits(value: float, ref: Any, fmt: Format) -> float:
+def bits(value: float, ref: Any, fmt: FloatFormat) -> float:
     """Herbie's bits of error of ``value`` against the exact ``ref`` (an mpf) in ``fmt``.
 
     NaN when the exact value is NaN (nothing to measure, like the other errors)."""
     import mpmath
 
-    from smoothcli.reference import round_mpf
+    from smoothcli.reference.exact import round_mpf
 
     if mpmath.isnan(ref):
         return math.nan
@@ -190,7 +190,7 @@ class BoundCheck:
 
 
 def check_lse(method: str, xs: Sequence[float], ref: Any, value: float, rel_error: float,
-              fmt: Format, correctly_rounded: bool = False) -> BoundCheck:
+              fmt: FloatFormat, correctly_rounded: bool = False) -> BoundCheck:
     """The bound of an LSE row against its measured relative error |ŷ − y|/(u|y|)."""
     import mpmath
 
@@ -207,7 +207,7 @@ def check_lse(method: str, xs: Sequence[float], ref: Any, value: float, rel_erro
 
 def check_softmax(method: str, xs: Sequence[float], ref: Sequence[Any],
                   values: Sequence[float], abs_errors: Sequence[float],
-                  fmt: Format, correctly_rounded: bool = False) -> BoundCheck:
+                  fmt: FloatFormat, correctly_rounded: bool = False) -> BoundCheck:
     """The bound of a softmax row against max_i |ĝ_i − g_i| / (u·max_i g_i)."""
     import mpmath
 
@@ -258,7 +258,7 @@ def _verdict(thm: str, xs: Sequence[float], y: float, err_u: float, nan_out: boo
 # the hook the pipeline calls on every evaluated row
 
 
-def annotate_lse(row: Any, inputs: Any, fmt: Format, ref: Any, acc: Any) -> Any:
+def annotate_lse(row: Any, inputs: Any, fmt: FloatFormat, ref: Any, acc: Any) -> Any:
     """Fill an LSE-like row's ``bits``, ``bound``, ``error_u``, ``exceeds_bound``,
     ``bound_rule`` and ``acc_dtype`` (and the online normaliser's accumulation text)."""
     row.bits = bits(row.value, ref, fmt)
@@ -268,7 +268,7 @@ def annotate_lse(row: Any, inputs: Any, fmt: Format, ref: Any, acc: Any) -> Any:
     return row
 
 
-def annotate_softmax(row: Any, inputs: Any, fmt: Format, ref: Sequence[Any], acc: Any) -> Any:
+def annotate_softmax(row: Any, inputs: Any, fmt: FloatFormat, ref: Sequence[Any], acc: Any) -> Any:
     """As :func:`annotate_lse` for a softmax row (``bits`` is the worst element's, the
     per-element values are in ``element_bits``)."""
     seen: dict = {}  # softmax of n equal inputs has one reference value n times
@@ -285,7 +285,7 @@ def annotate_softmax(row: Any, inputs: Any, fmt: Format, ref: Sequence[Any], acc
     return row
 
 
-def _apply(row: Any, chk: BoundCheck, fmt: Format, acc: Any) -> None:
+def _apply(row: Any, chk: BoundCheck, fmt: FloatFormat, acc: Any) -> None:
     row.bound, row.error_u, row.exceeds_bound, row.bound_rule = (
         chk.bound, chk.error_u, chk.exceeds, chk.rule)
     if acc is not None and row.method not in ("scipy", "torch"):

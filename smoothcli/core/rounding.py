@@ -14,13 +14,13 @@ from __future__ import annotations
 import math
 from fractions import Fraction
 
-from smoothcli.dtypes import Format, floor_log2
-from smoothcli.parse import Number
+from smoothcli.core.formats import FloatFormat, floor_log2
+from smoothcli.core.numbers import Number
 
 NEAREST, DOWN, UP = "nearest", "down", "up"
 
 
-def round_fraction(q: Fraction, fmt: Format, mode: str = NEAREST, negative: bool = False) -> float:
+def round_fraction(q: Fraction, fmt: FloatFormat, mode: str = NEAREST, negative: bool = False) -> float:
     """Round the exact rational ``q`` to ``fmt``.
 
     ``mode`` is round-to-nearest-even (default), toward -inf (``down``) or toward +inf (``up``).
@@ -50,7 +50,7 @@ def round_fraction(q: Fraction, fmt: Format, mode: str = NEAREST, negative: bool
     return sign * math.ldexp(m, -shift)  # exact: m has at most p + 1 <= 54 bits
 
 
-def round_number(x: Number, fmt: Format) -> float:
+def round_number(x: Number, fmt: FloatFormat) -> float:
     """The value of ``x`` in ``fmt``: special values pass through, finite ones round once."""
     if x.exact is None:
         assert x.special is not None
@@ -60,7 +60,7 @@ def round_number(x: Number, fmt: Format) -> float:
     return round_fraction(x.exact, fmt, NEAREST, negative=x.negative)
 
 
-def round_numbers(xs: list[Number], fmt: Format):
+def round_numbers(xs: list[Number], fmt: FloatFormat):
     """The inputs rounded to ``fmt``, as a numpy array of that dtype (exact: no further rounding)."""
     import numpy as np
 

@@ -1,7 +1,7 @@
 """The pipeline shared by every subcommand: round → evaluate → reference → measure.
 
 Each subcommand module in :mod:`smoothcli.commands` parses its inputs, calls these steps and
-packs the result into a :class:`~smoothcli.report.Report`.  Keeping the steps here means lse,
+packs the result into a :class:`~smoothcli.report.model.Report`.  Keeping the steps here means lse,
 softmax, bounds and underflow all produce the same rows, flags and errors.
 """
 
@@ -12,15 +12,15 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Callable, Sequence
 
-from smoothcli.accumulate import Accumulation
-from smoothcli.dtypes import Format
-from smoothcli.error_bounds import annotate_lse, annotate_softmax
-from smoothcli.logsumexp import Trace
-from smoothcli.measure import errors, flags
-from smoothcli.parse import Number
-from smoothcli.reference import decimal_text, lse_reference, softmax_reference
-from smoothcli.report import Evaluation, SoftmaxEvaluation
-from smoothcli.rounding import exact_decimal, round_number
+from smoothcli.core.accumulation import Accumulation
+from smoothcli.core.formats import FloatFormat
+from smoothcli.measure.bounds import annotate_lse, annotate_softmax
+from smoothcli.methods.lse import Trace
+from smoothcli.measure.errors import errors, flags
+from smoothcli.core.numbers import Number
+from smoothcli.reference.exact import decimal_text, lse_reference, softmax_reference
+from smoothcli.report.model import Evaluation, SoftmaxEvaluation
+from smoothcli.core.rounding import exact_decimal, round_number
 
 
 @dataclass
@@ -49,7 +49,7 @@ class RoundedInputs:
         return up or (all(v == -math.inf for v, _ in vc) and any(self.changed))
 
 
-def round_inputs(numbers: Sequence[Number], fmt: Format) -> RoundedInputs:
+def round_inputs(numbers: Sequence[Number], fmt: FloatFormat) -> RoundedInputs:
     import numpy as np
 
     values = [round_number(x, fmt) for x in numbers]
@@ -83,7 +83,7 @@ class ReferenceCache:
         return self._cache[key]
 
 
-def evaluate_lse_like(inputs: RoundedInputs, fmt: Format, methods: dict[str, Callable],
+def evaluate_lse_like(inputs: RoundedInputs, fmt: FloatFormat, methods: dict[str, Callable],
                       names: Sequence[str], acc: Accumulation, ref: Any) -> list[Evaluation]:
     """Run each named scalar method on one dtype's inputs and measure it against ``ref``."""
     import mpmath
@@ -106,7 +106,7 @@ def evaluate_lse_like(inputs: RoundedInputs, fmt: Format, methods: dict[str, Cal
     return rows
 
 
-def evaluate_softmax_like(inputs: RoundedInputs, fmt: Format, methods: dict[str, Callable],
+def evaluate_softmax_like(inputs: RoundedInputs, fmt: FloatFormat, methods: dict[str, Callable],
                           names: Sequence[str], acc: Accumulation,
                           ref: list) -> list[SoftmaxEvaluation]:
     """Run each named softmax method on one dtype's inputs and measure every element."""

@@ -42,8 +42,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Callable
 
-from smoothcli.reference import converge, to_mpf
-from smoothcli.sigmoid import PointTrace
+from smoothcli.reference.exact import converge, to_mpf
+from smoothcli.methods.sigmoid import PointTrace
 
 #: a = k|x| below which the stable form uses the expm1 branch (see the module docstring).
 SMALL = 4
@@ -58,9 +58,9 @@ def _ln2(dtype) -> Any:
 def _ln2_float(name: str) -> float:
     import mpmath
 
-    from smoothcli.dtypes import FORMATS
-    from smoothcli.reference import exact_fraction
-    from smoothcli.rounding import round_fraction
+    from smoothcli.core.formats import FORMATS
+    from smoothcli.reference.exact import exact_fraction
+    from smoothcli.core.rounding import round_fraction
 
     with mpmath.workprec(256):
         q = exact_fraction(mpmath.log(2))
@@ -127,8 +127,8 @@ def smooth_max_lse_form(x, y, k) -> PointTrace:
     """(1/k)·LSE(kx, ky) − (log 2)/k, LSE shifted (the seed's eq. (2) plus the constant)."""
     import numpy as np
 
-    from smoothcli.accumulate import Accumulation
-    from smoothcli.logsumexp import lse_shifted
+    from smoothcli.core.accumulation import Accumulation
+    from smoothcli.methods.lse import lse_shifted
 
     values, exps = [], []
     with np.errstate(all="ignore"):

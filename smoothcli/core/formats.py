@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from smoothcli.errors import InputError
+from smoothcli.core.errors import InputError
 
 
 @dataclass(frozen=True)
-class Format:
+class FloatFormat:
     """An IEEE-754-style binary floating-point format."""
 
     name: str
@@ -88,20 +88,20 @@ def floor_log2(q: Fraction) -> int:
     return e
 
 
-FORMATS: dict[str, Format] = {
-    "float16": Format("float16", precision=11, emin=-14, emax=15, numpy_name="float16"),
-    "float32": Format("float32", precision=24, emin=-126, emax=127, numpy_name="float32"),
-    "float64": Format("float64", precision=53, emin=-1022, emax=1023, numpy_name="float64"),
+FORMATS: dict[str, FloatFormat] = {
+    "float16": FloatFormat("float16", precision=11, emin=-14, emax=15, numpy_name="float16"),
+    "float32": FloatFormat("float32", precision=24, emin=-126, emax=127, numpy_name="float32"),
+    "float64": FloatFormat("float64", precision=53, emin=-1022, emax=1023, numpy_name="float64"),
     # The ML formats of ml_dtypes (imported only when one of them is asked for).  bfloat16 is
     # float32 with 8 significand bits (Intel, "BFLOAT16 - Hardware Numerics Definition", 2018).
     # The float8 formats are the OCP 8-bit floating point specification's (Micikevicius et al.,
     # "FP8 formats for deep learning", 2022): E5M2 is IEEE-like (infinities, NaNs); E4M3FN has
     # no infinity ("fn": finite + NaN) and spends exponent 15 on numbers up to 1.110b * 2**8 =
     # 448, leaving only significand 1.111b there for NaN, so overflow rounds to NaN.
-    "bfloat16": Format("bfloat16", precision=8, emin=-126, emax=127, numpy_name="bfloat16"),
-    "float8_e4m3fn": Format("float8_e4m3fn", precision=4, emin=-6, emax=8, has_inf=False,
+    "bfloat16": FloatFormat("bfloat16", precision=8, emin=-126, emax=127, numpy_name="bfloat16"),
+    "float8_e4m3fn": FloatFormat("float8_e4m3fn", precision=4, emin=-6, emax=8, has_inf=False,
                             max_mantissa=0b1110, numpy_name="float8_e4m3fn"),
-    "float8_e5m2": Format("float8_e5m2", precision=3, emin=-14, emax=15,
+    "float8_e5m2": FloatFormat("float8_e5m2", precision=3, emin=-14, emax=15,
                           numpy_name="float8_e5m2"),
 }
 
@@ -118,7 +118,7 @@ _ALIASES = {"half": "float16", "single": "float32", "double": "float64",
             "fp8_e5m2": "float8_e5m2"}
 
 
-def get_format(name: str) -> Format:
+def get_float_format(name: str) -> Format:
     """The format called ``name`` (or one of its aliases), or an InputError naming it."""
     key = name.strip().lower()
     key = _ALIASES.get(key, key)
@@ -129,23 +129,23 @@ def get_format(name: str) -> Format:
         raise InputError(f"unknown dtype {name!r} (choose from {known})") from None
 
 
-def resolve_dtypes(names: list[str] | tuple[str, ...] | None) -> list[Format]:
+def resolve_dtypes(names: list[str] | tuple[str, ...] | None) -> list[FloatFormat]:
     """Parse repeatable / comma-separated ``--dtype`` values, keeping order, without duplicates."""
     if not names:
         return [FORMATS[n] for n in DEFAULT_DTYPES]
-    out: list[Format] = []
+    out: list[FloatFormat] = []
     for item in names:
         for part in item.split(","):
             if not part.strip():
                 raise InputError(f"empty dtype name in --dtype {item!r}")
-            fmts = list(FORMATS.values()) if part.strip().lower() == "all" else [get_format(part)]
+            fmts = list(FORMATS.values()) if part.strip().lower() == "all" else [get_float_format(part)]
             for fmt in fmts:
                 if fmt not in out:
                     out.append(fmt)
     return out
 
 
-def numpy_dtype(fmt: Format) -> Any:
+def numpy_dtype(fmt: FloatFormat) -> Any:
     import numpy as np
 
     if fmt.numpy_name in ML_DTYPES:
@@ -158,7 +158,7 @@ def numpy_dtype(fmt: Format) -> Any:
     return np.dtype(fmt.numpy_name)
 
 
-def is_wider(acc: Format, fmt: Format) -> bool:
+def is_wider(acc: FloatFormat, fmt: FloatFormat) -> bool:
     """True when every value of ``fmt`` is a value of ``acc`` and ``acc`` has more precision
     (float32 is wider than float16 and bfloat16; bfloat16 and float16 are not comparable)."""
     return (acc.precision > fmt.precision and acc.emin <= fmt.emin and acc.emax >= fmt.emax)

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from smoothcli.errors import InputError
+from smoothcli.core.errors import InputError
 
 #: Bytes of decimal text read at most (from a file or standard input).
 MAX_TEXT_BYTES = 256 * 2**20

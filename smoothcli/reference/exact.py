@@ -221,7 +221,7 @@ def round_mpf(x: Any, fmt: Any, mode: str = "nearest") -> float:
     subnormal, so 0 to nearest) or above 2**(emax + 4) (beyond max + ulp/2, so an overflow)."""
     import mpmath
 
-    from smoothcli.rounding import round_fraction
+    from smoothcli.core.rounding import round_fraction
 
     if not x:
         return round_fraction(Fraction(0), fmt, mode, negative=bool(x._mpf_[0]))

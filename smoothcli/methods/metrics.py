@@ -23,12 +23,12 @@ argmax would pick the first.
 ``--k`` multiplies the logits by k (in the dtype, as a user's code would): as k grows the smooth
 values tend to the hard ones.
 
-Methods (every step in the dtype; sums by the chosen :class:`~smoothcli.accumulate.Accumulation`,
+Methods (every step in the dtype; sums by the chosen :class:`~smoothcli.core.accumulation.Accumulation`,
 whose ``acc`` dtype, when wider, also hosts the operations that consume the sums):
 
 * ``naive``: σ(s) = 1/(1 + e^(−s)) and 1 − σ(s) by subtraction; bce as written with logs of σ
   and 1 − σ; softmax exp(x)/Σ exp(x); cross-entropy log Σ exp(x) − x_y; accuracy_loss = 1 − acc.
-* ``stable``: σ by the sign branch (:func:`smoothcli.sigmoid.sigmoid_stable`) and 1 − σ(s) as
+* ``stable``: σ by the sign branch (:func:`smoothcli.methods.sigmoid.sigmoid_stable`) and 1 − σ(s) as
   σ(−s) (no cancellation); bce = mean(max(s, 0) − t·s + log1p(e^(−|s|))); accuracy_loss =
   mean(σ((1 − 2t)·s)) directly; softmax shifted by m = max(x); cross-entropy =
   (m − x_y) + log1p(Σ_{j≠argmax} e^(x_j − m)) (= LSE(x) − x_y; Blanchard, Higham & Higham 2021,
@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Sequence
 
-from smoothcli.accumulate import Accumulation
-from smoothcli.reference import converge, to_mpf
+from smoothcli.core.accumulation import Accumulation
+from smoothcli.reference.exact import converge, to_mpf
 
 BINARY_METRICS = ("tp", "fp", "fn", "accuracy", "accuracy_loss", "precision", "recall", "f1",
                   "bce")
@@ -79,7 +79,7 @@ def _round(acc: Accumulation, v, dtype):
     identity when the sums ran in the target dtype itself)."""
     if v.dtype == dtype:
         return v
-    finish = getattr(acc, "finish", None)  # --acc support of smoothcli.accumulate
+    finish = getattr(acc, "finish", None)  # --acc support of smoothcli.core.accumulation
     return finish(v, dtype) if finish is not None else dtype.type(v)
 
 
@@ -95,7 +95,7 @@ def binary_computed(s, t, k, method: str, acc: Accumulation, has_inf: bool = Tru
     dtype) scaled by ``k`` (a scalar of the dtype), by ``method``."""
     import numpy as np
 
-    from smoothcli.sigmoid import sigmoid_naive, sigmoid_stable
+    from smoothcli.methods.sigmoid import sigmoid_naive, sigmoid_stable
 
     dt = s.dtype
     one = dt.type(1)

@@ -1,7 +1,7 @@
 """Stage 4 at scale: a vectorised reference for LSE and softmax with a proven error bound, and
 mpmath exactly where that bound is not good enough.
 
-The per-element mpmath reference of :mod:`smoothcli.reference` costs ~15 µs per element: minutes
+The per-element mpmath reference of :mod:`smoothcli.reference.exact` costs ~15 µs per element: minutes
 for a batch of vocabulary-sized rows.  This module computes the same exact quantities — LSE(x) and
 softmax(x) of the dtype-rounded inputs x — with numpy, and carries an error bound along.  The
 bound decides, row by row and target dtype by target dtype, whether the fast value is used or the
@@ -51,7 +51,7 @@ Where the bound is not enough, mpmath decides (the switch is exactly the bound's
   the Lindemann-Weierstrass theorem.  Rows of equal values (and single values) are therefore
   computed exactly: LSE = x + log c and softmax = 1/c.
 
-Special values follow :mod:`smoothcli.reference` (scipy's conventions): a NaN gives NaN, a +inf
+Special values follow :mod:`smoothcli.reference.exact` (scipy's conventions): a NaN gives NaN, a +inf
 gives LSE +inf and softmax NaN at the infinities and 0 elsewhere, -inf terms contribute 0, and a
 row of -inf has LSE -inf and softmax NaN.
 """
@@ -64,7 +64,7 @@ from fractions import Fraction
 from typing import Any, Sequence
 
 #: mpmath keeps its working precision in a global context: code that may run on several threads
-#: (smoothcli.batch) does every mpmath step under this lock.
+#: (smoothcli.engine.batch) does every mpmath step under this lock.
 MP_LOCK = threading.RLock()
 
 #: The largest reference error, in ULPs of a target dtype, the fast path may leave.
@@ -237,7 +237,7 @@ def _ties(x, m: float, c: int, need_softmax: bool, ws: Workspace) -> RowReferenc
     import mpmath
     import numpy as np
 
-    from smoothcli.reference import converge
+    from smoothcli.reference.exact import converge
 
     lse = mpmath.mpf(m) if c == 1 else converge(lambda: mpmath.mpf(m) + mpmath.log(c))
     hi = lo = None
@@ -338,7 +338,7 @@ def _settle(x, ref: RowReference, formats, need_softmax: bool, ws: Workspace) ->
 def _ziv_bound(lse: Any) -> float:
     import mpmath
 
-    from smoothcli.reference import TARGET_BITS
+    from smoothcli.reference.exact import TARGET_BITS
 
     if not mpmath.isfinite(lse):
         return 0.0
@@ -347,7 +347,7 @@ def _ziv_bound(lse: Any) -> float:
 
 
 def _mpmath_lse(x):
-    from smoothcli.reference import lse_reference
+    from smoothcli.reference.exact import lse_reference
 
     return lse_reference(x.tolist())
 
@@ -454,7 +454,7 @@ def _lse_from_sum(m: float, S: Any, rel_s: float):
 
     with MP_LOCK, mpmath.workprec(_PREC):
         g = mpmath.log1p(mpmath.fsub(S, 1, exact=True))  # S - 1 exact: tiny tails keep their bits
-    # m + g added exactly (as smoothcli.reference does): LSE(710, 12) = 710 + 5e-304 must not
+    # m + g added exactly (as smoothcli.reference.exact does): LSE(710, 12) = 710 + 5e-304 must not
     # round to 710, whose binade may differ (m = -2**k).
     lse = mpmath.fadd(m, g, exact=True)
     bound = rel_s / (1 - rel_s) + float(abs(g)) * 2.0 ** -155
@@ -494,7 +494,7 @@ def _fix_powers_of_two(x, ref: RowReference, formats, ws: Workspace) -> None:
     mant = ws.get("fx_mant", np.float64, n)
     ex = ws.get("fx_ex", np.int32, n)
     np.frexp(hi, out=(mant, ex))
-    ref.frexp = (mant, ex)  # reused by smoothcli.batch.ulp_scale
+    ref.frexp = (mant, ex)  # reused by smoothcli.engine.batch.ulp_scale
     smallest_normal = min(2.0 ** f.emin for f in formats)
     near = ws.get("fx_near", np.bool_, n)
     tmp = ws.get("fx_tmp", np.bool_, n)
@@ -529,7 +529,7 @@ def _fix_powers_of_two(x, ref: RowReference, formats, ws: Workspace) -> None:
     idx = np.flatnonzero(near)
     if idx.size == 0:
         return
-    from smoothcli.reference import converge, lse_at_prec, to_mpf
+    from smoothcli.reference.exact import converge, lse_at_prec, to_mpf
 
     values = x.tolist()
     picks = [values[i] for i in idx]
@@ -539,7 +539,7 @@ def _fix_powers_of_two(x, ref: RowReference, formats, ws: Workspace) -> None:
         out = []
         for v in picks:
             d = to_mpf(v) - lse
-            # as smoothcli.reference.softmax_at_prec: 1 + expm1(d) added exactly, so that
+            # as smoothcli.reference.exact.softmax_at_prec: 1 + expm1(d) added exactly, so that
             # 1 - 4.5e-309 keeps its binade below 1
             out.append(mpmath.fadd(1, mpmath.expm1(d), exact=True) if abs(d) < 1
                        else mpmath.exp(d))
@@ -577,7 +577,7 @@ def mpmath_row(x, need_softmax: bool, ws: Workspace | None = None) -> RowReferen
     import mpmath
     import numpy as np
 
-    from smoothcli.reference import lse_reference, softmax_reference
+    from smoothcli.reference.exact import lse_reference, softmax_reference
 
     ws = ws or Workspace()
     values = x.tolist()

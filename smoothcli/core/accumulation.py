@@ -35,7 +35,7 @@ class Accumulation:
 
     def acc_dtype(self, dtype: str) -> str:
         """The dtype the sums of a ``dtype`` row accumulate in (``acc`` only when it is wider)."""
-        from smoothcli.dtypes import FORMATS, is_wider
+        from smoothcli.core.formats import FORMATS, is_wider
 
         if self.acc is None or self.acc == dtype or dtype not in FORMATS:
             return dtype
@@ -55,7 +55,7 @@ class Accumulation:
             return (f"numpy np.sum of the terms widened to {acc}: pairwise in {acc}" + wide)
         if dtype == "float16":
             return "numpy np.sum: pairwise, float16 partial sums kept in float32, rounded once"
-        from smoothcli.dtypes import ML_DTYPES
+        from smoothcli.core.formats import ML_DTYPES
 
         if dtype in ML_DTYPES:
             return (f"numpy np.sum on ml_dtypes' {dtype}: no pairwise loop, a strict "
@@ -82,8 +82,8 @@ class Accumulation:
             # exactly on a bfloat16 midpoint; jax-ml/ml_dtypes PR #401): round exactly instead.
             from fractions import Fraction
 
-            from smoothcli.dtypes import FORMATS
-            from smoothcli.rounding import round_fraction
+            from smoothcli.core.formats import FORMATS
+            from smoothcli.core.rounding import round_fraction
 
             fmt = FORMATS[dtype.name]
             flat = [float(v) for v in np.ravel(value)]
@@ -99,7 +99,7 @@ class Accumulation:
 
         acc = self.acc_dtype(terms.dtype.name)
         if acc != terms.dtype.name:
-            from smoothcli.dtypes import FORMATS
+            from smoothcli.core.formats import FORMATS
 
             terms = terms.astype(FORMATS[acc].np)  # exact: every term is a value of acc
         if terms.size == 0:
@@ -112,16 +112,16 @@ class Accumulation:
 
 
 def get_accumulation(order: str, acc: str | None = None) -> Accumulation:
-    from smoothcli.errors import InputError
+    from smoothcli.core.errors import InputError
 
     key = order.strip().lower()
     if key not in ORDERS:
         raise InputError(f"unknown --sum order {order!r} (choose from {', '.join(ORDERS)})")
     if acc is not None:
-        from smoothcli.dtypes import get_format
+        from smoothcli.core.formats import get_float_format
 
         try:
-            acc = get_format(acc).name
+            acc = get_float_format(acc).name
         except InputError as e:
             raise InputError(f"--acc: {e}") from None
     return Accumulation(key, acc)

@@ -7,7 +7,7 @@ max(x, 0), and log σ(x) = −softplus(−x) the smooth min(x, 0).
 Every method takes a 1-D numpy array already in the target dtype and works in that dtype, so
 every intermediate is rounded to it (numpy evaluates float16 exp/log/log1p in float32 and rounds
 once to float16).  It returns a :class:`PointTrace`: the results and the intermediates the flags
-are read from (:func:`smoothcli.measure.pointwise_flags`).
+are read from (:func:`smoothcli.measure.errors.pointwise_flags`).
 
 * ``naive``  evaluates the formula as written: e^(−x) overflows for large −x (float16: x < −11.09,
   float64: x < −709.78) and log(1 + e^x) rounds 1 + e^x to 1 long before e^x underflows.
@@ -36,7 +36,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from smoothcli.reference import converge, to_mpf
+from smoothcli.reference.exact import converge, to_mpf
 
 
 @dataclass
@@ -146,7 +146,7 @@ def _sigmoid_at_prec(x):
 
 def _softplus_at_prec(x):
     """softplus(x) = max(x, 0) + log1p(e^(−|x|)); the addition is exact (no rounding), as in
-    :func:`smoothcli.reference.lse_at_prec`, so a tail of e^(−1000) next to 1000 is kept."""
+    :func:`smoothcli.reference.exact.lse_at_prec`, so a tail of e^(−1000) next to 1000 is kept."""
     import mpmath
 
     v = to_mpf(x)

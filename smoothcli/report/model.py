@@ -54,7 +54,7 @@ class Evaluation:
     sumexp: float  # the computed sum of exponentials, in the dtype
     accumulation: str
     reference_typed: float | None = None  # exact value for the inputs as typed, if they changed
-    # issue 4 (smoothcli/error_bounds.py): Herbie bits, BHH bound in units of u, and the
+    # issue 4 (smoothcli/measure/bounds.py): Herbie bits, BHH bound in units of u, and the
     # accumulation dtype the row's sums used
     bits: float = math.nan
     bound: float = math.nan
@@ -91,7 +91,7 @@ class SoftmaxEvaluation:
     sumexp: float
     accumulation: str
     reference_typed: list[float] | None = None
-    bits: float = math.nan  # worst element (issue 4, smoothcli/error_bounds.py)
+    bits: float = math.nan  # worst element (issue 4, smoothcli/measure/bounds.py)
     bound: float = math.nan
     error_u: float = math.nan
     exceeds_bound: bool = False
@@ -121,7 +121,7 @@ class Report:
     sections: list[Section] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # further top-level JSON keys
-    # issue 7: pictures (smoothcli.charts dataclasses) drawn as text before the tables by
+    # issue 7: pictures (smoothcli.report.charts dataclasses) drawn as text before the tables by
     # _format/chart.py and exported by _format/figure.py (--png/--svg); never part of the JSON
     charts: list[Any] = field(default_factory=list)
 

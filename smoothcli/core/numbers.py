@@ -2,7 +2,7 @@
 
 A token is parsed as a decimal number into an exact :class:`fractions.Fraction` (``0.1`` is 1/10,
 not the float64 nearest to it), so that rounding to each dtype happens once, from the exact value
-(see :mod:`smoothcli.rounding`).  The grammar is ASCII only: Python's ``float`` also accepts
+(see :mod:`smoothcli.core.rounding`).  The grammar is ASCII only: Python's ``float`` also accepts
 Unicode digits (``'١٢'``), underscores and hex floats, which are rejected here so that what a
 script passes is what the tool reads.  ``inf``, ``-inf``, ``infinity`` and ``nan`` (any case) are
 accepted and follow scipy.special.logsumexp's conventions downstream.
@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from smoothcli.errors import InputError
+from smoothcli.core.errors import InputError
 
 _DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _SPECIAL = re.compile(r"([+-]?)(inf|infinity|nan)", re.ASCII | re.IGNORECASE)

@@ -20,8 +20,8 @@ import importlib.util
 import math
 from typing import Any, Sequence
 
-from smoothcli.dtypes import Format
-from smoothcli.errors import InputError
+from smoothcli.core.formats import FloatFormat
+from smoothcli.core.errors import InputError
 
 PEERS = ("scipy", "torch")
 
@@ -44,7 +44,7 @@ def resolve_peers(names: Sequence[str] | None) -> list[str]:
     return out
 
 
-def _call(peer: str, kind: str, x: Any, fmt: Format):
+def _call(peer: str, kind: str, x: Any, fmt: FloatFormat):
     """(result as a float64 numpy array or scalar, returned dtype name, library version)."""
     import numpy as np
 
@@ -71,14 +71,14 @@ _WHAT = {("scipy", "lse"): "scipy.special.logsumexp", ("scipy", "softmax"): "sci
          ("torch", "lse"): "torch.logsumexp", ("torch", "softmax"): "torch.softmax"}
 
 
-def peer_lse_rows(inputs: Any, fmt: Format, ref: Any, peers: Sequence[str]):
+def peer_lse_rows(inputs: Any, fmt: FloatFormat, ref: Any, peers: Sequence[str]):
     """(rows, notes): one Evaluation per peer for LSE."""
     import mpmath
 
-    from smoothcli.error_bounds import annotate_lse
-    from smoothcli.measure import errors
-    from smoothcli.reference import decimal_text
-    from smoothcli.report import Evaluation
+    from smoothcli.measure.bounds import annotate_lse
+    from smoothcli.measure.errors import errors
+    from smoothcli.reference.exact import decimal_text
+    from smoothcli.report.model import Evaluation
 
     rows, notes = [], []
     for peer in peers:
@@ -105,15 +105,15 @@ def peer_lse_rows(inputs: Any, fmt: Format, ref: Any, peers: Sequence[str]):
     return rows, notes
 
 
-def peer_softmax_rows(inputs: Any, fmt: Format, ref: Sequence[Any], peers: Sequence[str]):
+def peer_softmax_rows(inputs: Any, fmt: FloatFormat, ref: Sequence[Any], peers: Sequence[str]):
     """(rows, notes): one SoftmaxEvaluation per peer."""
     import mpmath
 
-    from smoothcli.error_bounds import annotate_softmax
-    from smoothcli.measure import errors
-    from smoothcli.pipeline import _sum_error, _worst
-    from smoothcli.reference import decimal_text
-    from smoothcli.report import SoftmaxEvaluation
+    from smoothcli.measure.bounds import annotate_softmax
+    from smoothcli.measure.errors import errors
+    from smoothcli.engine.pipeline import _sum_error, _worst
+    from smoothcli.reference.exact import decimal_text
+    from smoothcli.report.model import SoftmaxEvaluation
 
     ref_nan = any(mpmath.isnan(g) for g in ref)
     rows, notes = [], []

@@ -9,7 +9,7 @@ Two kinds of input are read:
   and truncated or corrupt files.  A 2-D array is a batch of rows; ``--axis`` says which axis the
   logits run along (default the last, as in ``softmax(x, axis=-1)``).
 * text (``.txt``, ``.csv`` or a pipe): numbers separated by whitespace and/or commas, the ASCII
-  decimal grammar of :mod:`smoothcli.parse` (``inf``/``nan`` included); ``#`` starts a comment.
+  decimal grammar of :mod:`smoothcli.core.numbers` (``inf``/``nan`` included); ``#`` starts a comment.
   One number per line (``seq 1 5``) or all numbers on one line is a single vector; several lines of
   equal length are a batch of rows (ragged lines are refused, naming the line).
 
@@ -25,7 +25,7 @@ those tokens are re-rounded from their exact decimal value (:meth:`Batch.rounded
 
 Short vectors (at most :data:`ELEMENTWISE_LIMIT` numbers, one row) go through the same exact
 per-element pipeline as numbers typed on the command line, with the same output.  Anything larger
-is a :class:`Batch`, evaluated by :mod:`smoothcli.batch` with the fast reference.
+is a :class:`Batch`, evaluated by :mod:`smoothcli.engine.batch` with the fast reference.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, BinaryIO, Sequence
 
-from smoothcli.errors import InputError
-from smoothcli.limits import check_row_length, check_text_size, read_limited
-from smoothcli.parse import Number, parse_number
+from smoothcli.core.errors import InputError
+from smoothcli.core.limits import check_row_length, check_text_size, read_limited
+from smoothcli.core.numbers import Number, parse_number
 
 #: 1-D inputs up to this many numbers are shown element by element (issue-2 output); larger inputs
 #: and every 2-D input are summarised as a batch.
@@ -99,7 +99,7 @@ class Batch:
                 # format (tests/test_files.py checks them against exact rational rounding)
                 np.copyto(out, row, casting="unsafe")
         if self.exact_fixes and fmt.precision < 53:
-            from smoothcli.rounding import round_fraction
+            from smoothcli.core.rounding import round_fraction
 
             for (r, j), q in self.exact_fixes.items():
                 if r == i:
@@ -333,7 +333,7 @@ def _midpoint_fixes(values, grid: Sequence[Sequence[str]]) -> dict:
     integers times 2**(E - p + 1).  That covers the overflow midpoint too (65520 in float16)."""
     import numpy as np
 
-    from smoothcli.dtypes import FORMATS
+    from smoothcli.core.formats import FORMATS
 
     fixes: dict = {}
     finite = np.isfinite(values) & (values != 0)
@@ -383,7 +383,7 @@ def stdin_numbers(stdin: Any, axis: int = -1) -> list[Number] | Batch | None:
         return None
     raw = getattr(stdin, "buffer", stdin)
     try:
-        data = read_limited(raw, "<stdin>")  # issue 6: bounded memory, see smoothcli/limits.py
+        data = read_limited(raw, "<stdin>")  # issue 6: bounded memory, see smoothcli/core/limits.py
     except InputError:  # (a ValueError too)
         raise
     except (OSError, ValueError):
@@ -397,7 +397,7 @@ def stdin_numbers(stdin: Any, axis: int = -1) -> list[Number] | Batch | None:
     return from_text(data, "<stdin>", axis)
 
 
-load_file = load  # the name exported by smoothcli/__init__.py (``smoothcli.load`` is this module)
+load_file = load  # the name exported by smoothcli/__init__.py (``smoothcli.engine.inputs`` is this module)
 
 __all__ = ["Batch", "load", "load_file", "from_text", "read_values", "stdin_numbers",
            "ELEMENTWISE_LIMIT"]

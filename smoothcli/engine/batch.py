@@ -4,8 +4,8 @@ and summaries in the report.
 The per-element pipeline of issue 2 (``Evaluation`` / ``SoftmaxEvaluation`` with Python lists, an
 mpmath reference per element) is right for a handful of numbers and hopeless for 64 × 262,144.
 Here each row is rounded to each dtype into reusable buffers, each method is evaluated with the
-same numpy operations as :mod:`smoothcli.logsumexp` (``out=`` buffers; tests check the results are
-bit-identical), the reference comes from :mod:`smoothcli.fastref` (vectorised, with a proven bound,
+same numpy operations as :mod:`smoothcli.methods.lse` (``out=`` buffers; tests check the results are
+bit-identical), the reference comes from :mod:`smoothcli.reference.fast` (vectorised, with a proven bound,
 mpmath where the bound says so), and per row only a few numbers are kept: the value, the errors
 (the worst element for softmax), the flags and the sum of exponentials.  Memory is a small multiple
 of one row whatever the number of rows.
@@ -24,12 +24,12 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from smoothcli.accumulate import SEQUENTIAL, Accumulation
+from smoothcli.core.accumulation import SEQUENTIAL, Accumulation
 from smoothcli.commands._common import Settings, sum_caption
-from smoothcli.dtypes import Format
-from smoothcli.fastref import TAU, RowReference, Workspace, row_reference
-from smoothcli.load import Batch
-from smoothcli.report import Column, Report, Section
+from smoothcli.core.formats import FloatFormat
+from smoothcli.reference.fast import TAU, RowReference, Workspace, row_reference
+from smoothcli.engine.inputs import Batch
+from smoothcli.report.model import Column, Report, Section
 
 #: Show a progress bar (on a terminal only) when a batch has at least this many elements.
 PROGRESS_MIN_ELEMENTS = 1 << 20
@@ -107,7 +107,7 @@ class _Stats:
         self.inside = np.ones(rows, dtype=bool) if bounds else None
 
 
-# --- evaluation: the methods of smoothcli.logsumexp, with out= buffers -----------------------
+# --- evaluation: the methods of smoothcli.methods.lse, with out= buffers -----------------------
 
 def _sum(acc: Accumulation, terms, ws: Workspace, name: str):
     import numpy as np
@@ -122,13 +122,13 @@ def _sum(acc: Accumulation, terms, ws: Workspace, name: str):
 
 def evaluate(kind: str, method: str, x, acc: Accumulation, ws: Workspace, tag: str,
              xmax: Any = None):
-    """(value, terms, sumexp) of ``method`` on ``x``, as :mod:`smoothcli.logsumexp` computes it.
+    """(value, terms, sumexp) of ``method`` on ``x``, as :mod:`smoothcli.methods.lse` computes it.
 
     The buffered kernels cover naive and shifted; any other method registered in logsumexp is
     called as is (allocating its temporaries)."""
     import numpy as np
 
-    from smoothcli.logsumexp import LSE_METHODS, SOFTMAX_METHODS
+    from smoothcli.methods.registry import LSE_METHODS, SOFTMAX_METHODS
 
     softmax = kind == "softmax"
     if method not in ("naive", "shifted") or not _plain(x.dtype, acc):
@@ -176,7 +176,7 @@ class _Facts:
     has_posinf: bool
     sum_nonzero: bool  # some input > -inf: the exact Σ exp is not zero
     finite: Any = None  # mask, only when not all_finite
-    x: Any = None  # the row (for smoothcli.measure.flags on the general path)
+    x: Any = None  # the row (for smoothcli.measure.errors.flags on the general path)
 
 
 def input_facts(x, x64=None) -> _Facts:
@@ -193,7 +193,7 @@ def input_facts(x, x64=None) -> _Facts:
 
 
 def inputs_overflowed(x64, raw64) -> bool:
-    """:attr:`smoothcli.pipeline.RoundedInputs.overflowed` for a row: rounding to the dtype made
+    """:attr:`smoothcli.engine.pipeline.RoundedInputs.overflowed` for a row: rounding to the dtype made
     a finite input infinite (or NaN), or every input -inf, while the values as stored/typed give a
     finite result."""
     import numpy as np
@@ -208,15 +208,15 @@ def inputs_overflowed(x64, raw64) -> bool:
     return up or (bool((x64 == -np.inf).all()) and bool(changed.any()))
 
 
-def flags(facts: _Facts, terms, s, value, ref_is_nan: bool, ref_finite: bool, fmt: Format,
+def flags(facts: _Facts, terms, s, value, ref_is_nan: bool, ref_finite: bool, fmt: FloatFormat,
           ws: Workspace):
-    """(overflow, underflow, nan, flushed): :func:`smoothcli.measure.flags`, read without
+    """(overflow, underflow, nan, flushed): :func:`smoothcli.measure.errors.flags`, read without
     float64 copies of the row (tests check both agree)."""
     import numpy as np
 
     if not (fmt.has_inf and _plain(terms.dtype, Accumulation()) and
             np.asarray(s).dtype == terms.dtype):
-        from smoothcli.measure import flags as measure_flags
+        from smoothcli.measure.errors import flags as measure_flags
 
         fl = measure_flags(facts.x, terms, s, value, ref_is_nan, ref_finite, fmt)
         return fl.overflow, fl.underflow, fl.nan, fl.flushed
@@ -253,7 +253,7 @@ def flags(facts: _Facts, terms, s, value, ref_is_nan: bool, ref_finite: bool, fm
 
 # --- errors of a softmax row against the (hi, lo) reference ------------------------------------
 
-def ulp_scale(ref: RowReference, fmt: Format, ws: Workspace, tag: str):
+def ulp_scale(ref: RowReference, fmt: FloatFormat, ws: Workspace, tag: str):
     """k_i with ulp_fmt(y_i) = 2**-k_i, for the reference softmax y = hi + lo (exact binade:
     a hi that is a power of two with lo < 0 belongs to the binade below)."""
     import numpy as np
@@ -279,14 +279,14 @@ def ulp_scale(ref: RowReference, fmt: Format, ws: Workspace, tag: str):
     return ex
 
 
-def element_errors(value, ref: RowReference, x64, k, ws: Workspace, fmt: Format, v64=None):
+def element_errors(value, ref: RowReference, x64, k, ws: Workspace, fmt: FloatFormat, v64=None):
     """Per-element (abs, ULP, rel) errors of a softmax row against the reference, as arrays
     (workspace buffers).  Same conventions as :func:`smoothcli.measure.errors`; rel is 1 for an
     element computed as 0 whose exact value is below 2**-1074 (stored as 0 in the reference),
     and inf if such an element is computed nonzero."""
     import numpy as np
 
-    from smoothcli.fastref import TINY_SCALE
+    from smoothcli.reference.fast import TINY_SCALE
 
     n = value.size
     diff = ws.get("k_diff", np.float64, n)
@@ -328,7 +328,7 @@ def element_errors(value, ref: RowReference, x64, k, ws: Workspace, fmt: Format,
     return diff, ulp, rel
 
 
-def softmax_errors(value, ref: RowReference, x64, k, ws: Workspace, fmt: Format, v64=None):
+def softmax_errors(value, ref: RowReference, x64, k, ws: Workspace, fmt: FloatFormat, v64=None):
     """(worst abs, worst rel, worst ULP) of one softmax row, NaN when any element is NaN
     (as issue 2's ``_worst``)."""
     import numpy as np
@@ -353,7 +353,7 @@ def output_sum(value, ws: Workspace, v64=None) -> float:
     import mpmath
     import numpy as np
 
-    from smoothcli.fastref import _G64, _split_sum
+    from smoothcli.reference.fast import _G64, _split_sum
 
     v = widened(value, ws) if v64 is None else v64
     top = float(v.max())  # NaN propagates; softmax outputs t / s are never negative
@@ -390,7 +390,7 @@ THREAD_MIN_N = 1 << 14
 def run(kind: str, batch: Batch, settings: Settings, show_rows: bool = False,
         progress: bool | None = None, threads: int | None = None) -> Report:
     """Evaluate every row of ``batch`` for ``kind`` (lse, softmax, bounds, underflow)."""
-    from smoothcli.errors import InputError
+    from smoothcli.core.errors import InputError
 
     if getattr(settings, "peers", None):
         raise InputError("--peer is not supported for batches (2-D or long input)")
@@ -551,12 +551,12 @@ class _RowWorker:
 
 
 def _stored_format(batch: Batch):
-    from smoothcli.dtypes import FORMATS
+    from smoothcli.core.formats import FORMATS
 
     return FORMATS.get(batch.stored) if batch.kind == "npy" else None
 
 
-def _holds(fmt: Format, stored: Format) -> bool:
+def _holds(fmt: FloatFormat, stored: FloatFormat) -> bool:
     """Every value of ``stored`` is a value of ``fmt`` (float16 ⊂ float32 ⊂ float64)."""
     return (fmt.name == stored.name or (
         fmt.precision >= stored.precision and fmt.emin <= stored.emin and
@@ -582,13 +582,13 @@ def _same(a, b) -> bool:
     return bool(np.array_equal(a, b, equal_nan=True))
 
 
-def _evaluate_row(kind, i, x, x64, fmt: Format, methods, acc, ref: RowReference, stats, ws,
+def _evaluate_row(kind, i, x, x64, fmt: FloatFormat, methods, acc, ref: RowReference, stats, ws,
                   overflowed: bool = False):
     import mpmath
     import numpy as np
 
-    from smoothcli.fastref import MP_LOCK
-    from smoothcli.measure import errors
+    from smoothcli.reference.fast import MP_LOCK
+    from smoothcli.measure.errors import errors
 
     softmax = kind == "softmax"
     facts = input_facts(x, x64)
@@ -625,13 +625,13 @@ def _evaluate_row(kind, i, x, x64, fmt: Format, methods, acc, ref: RowReference,
         st.abs[i], st.rel[i], st.ulp[i] = a, r, u
 
 
-def _bounds_for_row(x64, fmt: Format):
+def _bounds_for_row(x64, fmt: FloatFormat):
     """max and max + log n rounded to the dtype (as smoothcli.commands.bounds does)."""
     import mpmath
 
-    from smoothcli.errors import InputError
-    from smoothcli.reference import converge, exact_fraction, to_mpf
-    from smoothcli.rounding import round_fraction
+    from smoothcli.core.errors import InputError
+    from smoothcli.reference.exact import converge, exact_fraction, to_mpf
+    from smoothcli.core.rounding import round_fraction
 
     top = float(x64.max())
     if not math.isfinite(top) or not math.isfinite(float(x64.min())):
@@ -640,7 +640,7 @@ def _bounds_for_row(x64, fmt: Format):
     return top, round_fraction(exact_fraction(upper), fmt)
 
 
-def _summary(kind: str, fmt: Format, method: str, st: _Stats, acc: Accumulation
+def _summary(kind: str, fmt: FloatFormat, method: str, st: _Stats, acc: Accumulation
              ) -> BatchEvaluation:
     import numpy as np
 
@@ -687,7 +687,7 @@ def bounded_text(value: Any, bound: Any, digits: int = 17) -> str:
     guarantees (both ends of [value - bound, value + bound] round to the same text)."""
     import mpmath
 
-    from smoothcli.reference import decimal_text
+    from smoothcli.reference.exact import decimal_text
 
     if value is None:
         return "—"
@@ -825,9 +825,9 @@ class _progress:
 
 def dispatch(kind: str, data: Any, settings: Settings, show_rows: bool, small: Callable,
              unsupported: dict | None = None) -> Report:
-    """A :class:`~smoothcli.load.Batch` is evaluated here; numbers (or None) by ``small``, the
+    """A :class:`~smoothcli.engine.inputs.Batch` is evaluated here; numbers (or None) by ``small``, the
     per-element report of issue 2, called as ``small(data, settings)``."""
-    from smoothcli.errors import InputError
+    from smoothcli.core.errors import InputError
 
     if not isinstance(data, Batch):
         return small(data, settings)
@@ -839,7 +839,7 @@ def dispatch(kind: str, data: Any, settings: Settings, show_rows: bool, small: C
 
 
 def _limit() -> int:
-    from smoothcli.load import ELEMENTWISE_LIMIT
+    from smoothcli.engine.inputs import ELEMENTWISE_LIMIT
 
     return ELEMENTWISE_LIMIT
 

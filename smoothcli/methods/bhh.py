@@ -1,9 +1,9 @@
 """The methods ML code uses beyond naive and shifted: log1p, online, division-free softmax.
 
-Each runs in the target dtype exactly as :mod:`smoothcli.logsumexp`'s methods do (numpy arrays of
+Each runs in the target dtype exactly as :mod:`smoothcli.methods.lse`'s methods do (numpy arrays of
 the dtype, every intermediate rounded to it; sums and the operations that consume them in the
-accumulation dtype of :class:`~smoothcli.accumulate.Accumulation`, see ``--acc``) and returns the
-same :class:`~smoothcli.logsumexp.Trace`, so the same flags, errors and bounds apply.
+accumulation dtype of :class:`~smoothcli.core.accumulation.Accumulation`, see ``--acc``) and returns the
+same :class:`~smoothcli.methods.lse.Trace`, so the same flags, errors and bounds apply.
 
 * ``log1p`` — Algorithm 4.1 of P. Blanchard, D. J. Higham and N. J. Higham, "Accurately computing
   the log-sum-exp and softmax functions", IMA J. Numer. Anal. 41(4):2311-2330, 2021
@@ -32,10 +32,10 @@ Method names: the divide forms are called by their LSE method (``naive``, ``shif
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
-from smoothcli.accumulate import Accumulation
-from smoothcli.logsumexp import Trace, lse_naive, lse_shifted, softmax_shifted
+from smoothcli.core.accumulation import Accumulation
+from smoothcli.methods.lse import Trace, lse_naive, lse_shifted, softmax_shifted
 
 
 def _top(x):
@@ -95,7 +95,7 @@ def _online(x, acc: Accumulation):
     the dtype) and only the steps where the max moves need the extra multiplication."""
     import numpy as np
 
-    from smoothcli.dtypes import FORMATS
+    from smoothcli.core.formats import FORMATS
 
     accdt = FORMATS[acc.acc_dtype(x.dtype.name)].np
     with np.errstate(all="ignore"):
@@ -159,17 +159,3 @@ def exp_lse(lse: Callable[[Any, Accumulation], Trace]) -> Callable[[Any, Accumul
 
     softmax.__doc__ = f"exp(x_i − LSE(x)), LSE by {lse.__name__}"
     return softmax
-
-
-LSE_EXTRA: dict[str, Callable[[Any, Accumulation], Trace]] = {
-    "log1p": lse_log1p,
-    "online": lse_online,
-}
-SOFTMAX_EXTRA: dict[str, Callable[[Any, Accumulation], Trace]] = {
-    "log1p": softmax_log1p,
-    "online": softmax_online,
-    "exp-lse": exp_lse(lse_naive),
-    "shifted-exp-lse": exp_lse(lse_shifted),
-    "log1p-exp-lse": exp_lse(lse_log1p),
-    "online-exp-lse": exp_lse(lse_online),
-}

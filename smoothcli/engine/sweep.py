@@ -12,14 +12,14 @@ input before the formula under study even starts (fl(fl(x) + fl(c)) can differ f
 the sweep measures the formula, not the way its input was formed.  The grid
 c_j = A + j·(B − A)/(N − 1) is exact (rational), so the points do not inherit float64 drift.
 
-Per point, everything else is the core pipeline: the methods of :mod:`smoothcli.logsumexp` run in
-the dtype (:func:`smoothcli.pipeline.evaluate_lse_like` / ``evaluate_softmax_like``), the reference
-is the converged mpmath value for the rounded inputs (:mod:`smoothcli.reference`), errors and flags
-come from :mod:`smoothcli.measure`.  Two things are added here:
+Per point, everything else is the core pipeline: the methods of :mod:`smoothcli.methods.lse` run in
+the dtype (:func:`smoothcli.engine.pipeline.evaluate_lse_like` / ``evaluate_softmax_like``), the reference
+is the converged mpmath value for the rounded inputs (:mod:`smoothcli.reference.exact`), errors and flags
+come from :mod:`smoothcli.measure.errors`.  Two things are added here:
 
 * the *bits* error of Herbie (Panchekha et al., "Automatically Improving Accuracy for Floating
   Point Expressions", PLDI 2015): log2(1 + the number of representable values between the result and
-  the correctly rounded reference), computed by :func:`smoothcli.error_bounds.bits` (issue 4's
+  the correctly rounded reference), computed by :func:`smoothcli.measure.bounds.bits` (issue 4's
   implementation, reused here).  ±inf count as one step beyond ±max and a NaN result costs the
   dtype's full width (16, 32, 64 bits), so the bits error is finite for every outcome, which
   makes it the natural unit of a chart;
@@ -42,10 +42,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Callable, Sequence
 
-from smoothcli.accumulate import Accumulation
-from smoothcli.dtypes import Format
-from smoothcli.errors import InputError
-from smoothcli.parse import Number, parse_number
+from smoothcli.core.accumulation import Accumulation
+from smoothcli.core.formats import FloatFormat
+from smoothcli.core.errors import InputError
+from smoothcli.core.numbers import Number, parse_number
 
 SHIFT, SCALE = "shift", "scale"
 BITS, ULP = "bits", "ulp"
@@ -144,19 +144,19 @@ def parse_unit(unit: str) -> str:
 
 # --- Herbie's bits of error ----------------------------------------------------------------------
 
-def bits_error(value: float, ref: Any, fmt: Format) -> float:
+def bits_error(value: float, ref: Any, fmt: FloatFormat) -> float:
     """Herbie's bits of error of ``value`` against the exact ``ref`` (an mpf) in ``fmt``.
 
-    The one implementation is issue 4's :func:`smoothcli.error_bounds.bits` (exact ordinals of
+    The one implementation is issue 4's :func:`smoothcli.measure.bounds.bits` (exact ordinals of
     the format's values, ±inf one step beyond ±max, NaN against a number = the format's width)."""
-    from smoothcli.error_bounds import bits
+    from smoothcli.measure.bounds import bits
 
     return bits(value, ref, fmt)
 
 
-def ordinal(v: float, fmt: Format) -> int | None:
+def ordinal(v: float, fmt: FloatFormat) -> int | None:
     """The position of ``v`` among the values of ``fmt`` (None for NaN); see error_bounds."""
-    from smoothcli.error_bounds import ordinal as _ordinal
+    from smoothcli.measure.bounds import ordinal as _ordinal
 
     return _ordinal(v, fmt)
 
@@ -182,7 +182,7 @@ class LseReferences:
         self._full: dict[tuple, Any] = {}
 
     def __call__(self, values: Sequence[float]) -> Any:
-        from smoothcli.reference import converge, lse_reference
+        from smoothcli.reference.exact import converge, lse_reference
 
         key = _key(values)
         if key in self._full:
@@ -200,7 +200,7 @@ class LseReferences:
     def _at_prec(self, m: float, tail: tuple[Fraction, ...]):
         import mpmath
 
-        from smoothcli.reference import to_mpf
+        from smoothcli.reference.exact import to_mpf
 
         key = (tail, mpmath.mp.prec)
         t = self._tails.get(key)
@@ -219,7 +219,7 @@ class SoftmaxReferences:
         self._cache: dict[tuple, Any] = {}
 
     def __call__(self, values: Sequence[float]) -> list:
-        from smoothcli.reference import softmax_reference
+        from smoothcli.reference.exact import softmax_reference
 
         split = _differences(values)
         key: tuple = ("d", split[2]) if split is not None else ("v", _key(values))
@@ -237,7 +237,7 @@ class ExpReferences:
     def __call__(self, values: Sequence[float]) -> list:
         import mpmath
 
-        from smoothcli.reference import converge
+        from smoothcli.reference.exact import converge
 
         out = []
         for v in values:
@@ -285,13 +285,13 @@ class Kernel:
     def references(self) -> Callable[[Sequence[float]], Any]:
         raise NotImplementedError
 
-    def evaluate(self, inputs, fmt: Format, names: Sequence[str], acc: Accumulation,
+    def evaluate(self, inputs, fmt: FloatFormat, names: Sequence[str], acc: Accumulation,
                  ref: Any) -> list[PointResult]:
         raise NotImplementedError
 
-    def status(self, inputs, fmt: Format, name: str, acc: Accumulation) -> str:
+    def status(self, inputs, fmt: FloatFormat, name: str, acc: Accumulation) -> str:
         """The flags alone (no reference needed: the exact value of finite inputs is finite)."""
-        from smoothcli.measure import flags
+        from smoothcli.measure.errors import flags
 
         trace = self.methods[name](inputs.array, acc)
         fl = flags(inputs.array, trace.terms, trace.sumexp, trace.value, ref_is_nan=False,
@@ -303,7 +303,7 @@ class LseKernel(Kernel):
     name = "lse"
 
     def __init__(self) -> None:
-        from smoothcli.logsumexp import LSE_METHODS
+        from smoothcli.methods.registry import LSE_METHODS
 
         self.methods = LSE_METHODS
 
@@ -311,7 +311,7 @@ class LseKernel(Kernel):
         return LseReferences()
 
     def evaluate(self, inputs, fmt, names, acc, ref):
-        from smoothcli.pipeline import evaluate_lse_like
+        from smoothcli.engine.pipeline import evaluate_lse_like
 
         return [PointResult(r.value, r.reference, r.ulp_error, _row_bits(r, r.value, ref, fmt),
                             r.overflow, r.underflow, r.nan)
@@ -324,7 +324,7 @@ def _has_bits(row: Any) -> bool:
     return not math.isnan(getattr(row, "bits", math.nan))
 
 
-def _row_bits(row: Any, value: float, ref: Any, fmt: Format) -> float:
+def _row_bits(row: Any, value: float, ref: Any, fmt: FloatFormat) -> float:
     return row.bits if _has_bits(row) else bits_error(value, ref, fmt)
 
 
@@ -332,7 +332,7 @@ class SoftmaxKernel(Kernel):
     name = "softmax"
 
     def __init__(self) -> None:
-        from smoothcli.logsumexp import SOFTMAX_METHODS
+        from smoothcli.methods.registry import SOFTMAX_METHODS
 
         self.methods = SOFTMAX_METHODS
 
@@ -340,7 +340,7 @@ class SoftmaxKernel(Kernel):
         return SoftmaxReferences()
 
     def evaluate(self, inputs, fmt, names, acc, ref):
-        from smoothcli.pipeline import _worst, evaluate_softmax_like
+        from smoothcli.engine.pipeline import _worst, evaluate_softmax_like
 
         out = []
         for r in evaluate_softmax_like(inputs, fmt, self.methods, names, acc, ref):
@@ -367,7 +367,7 @@ class ExpKernel(Kernel):
     def references(self):
         return ExpReferences()
 
-    def _flags(self, inputs, fmt: Format, values) -> tuple[bool, bool, bool]:
+    def _flags(self, inputs, fmt: FloatFormat, values) -> tuple[bool, bool, bool]:
         tiny = float(fmt.smallest_normal)
         over = under = nan = False
         for x, v in zip(inputs.values, values):
@@ -379,8 +379,8 @@ class ExpKernel(Kernel):
         return over, under, nan
 
     def evaluate(self, inputs, fmt, names, acc, ref):
-        from smoothcli.measure import errors
-        from smoothcli.pipeline import _worst
+        from smoothcli.measure.errors import errors
+        from smoothcli.engine.pipeline import _worst
 
         out = []
         for name in names:
@@ -404,14 +404,14 @@ def _np_exp(x):
 
 
 class PointwiseKernel(Kernel):
-    """An elementwise function of :mod:`smoothcli.sigmoid` (sigmoid, softplus, log_sigmoid):
+    """An elementwise function of :mod:`smoothcli.methods.sigmoid` (sigmoid, softplus, log_sigmoid):
     its naive and stable methods, its exact reference, and the flags of
-    :func:`smoothcli.measure.pointwise_flags`, element by element (worst over the elements)."""
+    :func:`smoothcli.measure.errors.pointwise_flags`, element by element (worst over the elements)."""
 
     default_all = True
 
     def __init__(self, name: str) -> None:
-        from smoothcli.sigmoid import FUNCTIONS
+        from smoothcli.methods.sigmoid import FUNCTIONS
 
         self.fn = FUNCTIONS[name]
         self.name = name
@@ -433,8 +433,8 @@ class PointwiseKernel(Kernel):
 
         return refs
 
-    def _run(self, inputs, fmt: Format, name: str, ref: list):
-        from smoothcli.measure import pointwise_flags
+    def _run(self, inputs, fmt: FloatFormat, name: str, ref: list):
+        from smoothcli.measure.errors import pointwise_flags
 
         trace = self.methods[name](inputs.array)
         values = [float(v) for v in trace.value]
@@ -444,8 +444,8 @@ class PointwiseKernel(Kernel):
                         any(f.nan for f in fl))
 
     def evaluate(self, inputs, fmt, names, acc, ref):
-        from smoothcli.measure import errors
-        from smoothcli.pipeline import _worst
+        from smoothcli.measure.errors import errors
+        from smoothcli.engine.pipeline import _worst
 
         out = []
         for name in names:
@@ -479,7 +479,7 @@ def get_kernel(function: str) -> Kernel:
 
 def _pointwise_names() -> list[str]:
     try:
-        from smoothcli.sigmoid import FUNCTIONS
+        from smoothcli.methods.sigmoid import FUNCTIONS
     except ImportError:  # pragma: no cover - the sigmoid module ships with the package
         return []
     return list(FUNCTIONS)
@@ -573,11 +573,11 @@ class SweepResult:
     series: list[SweepSeries]
 
 
-def run_sweep(function: str, numbers: Sequence[Number], sweep: Sweep, formats: Sequence[Format],
+def run_sweep(function: str, numbers: Sequence[Number], sweep: Sweep, formats: Sequence[FloatFormat],
               methods: Sequence[str] | None, acc: Accumulation, unit: str = BITS,
               refine: bool = True) -> SweepResult:
     """Evaluate ``function`` at every point of ``sweep`` for every dtype and method."""
-    from smoothcli.logsumexp import resolve_methods
+    from smoothcli.methods.registry import resolve_methods
 
     kernel = get_kernel(function)
     if methods or not kernel.default_all:
@@ -607,12 +607,12 @@ def run_sweep(function: str, numbers: Sequence[Number], sweep: Sweep, formats: S
     return SweepResult(kernel.name, sweep, unit, grid, series)
 
 
-def round_point(numbers: Sequence[Number], sweep: Sweep, c: Fraction, fmt: Format):
+def round_point(numbers: Sequence[Number], sweep: Sweep, c: Fraction, fmt: FloatFormat):
     """The inputs at c in ``fmt``: each exact x_i + c (or c·x_i) rounded once, correctly."""
     import numpy as np
 
-    from smoothcli.pipeline import RoundedInputs
-    from smoothcli.rounding import round_fraction
+    from smoothcli.engine.pipeline import RoundedInputs
+    from smoothcli.core.rounding import round_fraction
 
     values = []
     for x in numbers:
@@ -627,9 +627,9 @@ def round_point(numbers: Sequence[Number], sweep: Sweep, c: Fraction, fmt: Forma
     return RoundedInputs(fmt.name, values, [False] * len(values), array)
 
 
-def _series(function: str, fmt: Format, name: str, unit: str, cs: list[float],
+def _series(function: str, fmt: FloatFormat, name: str, unit: str, cs: list[float],
             pts: list[PointResult], acc: Accumulation) -> SweepSeries:
-    from smoothcli.pipeline import _worst
+    from smoothcli.engine.pipeline import _worst
 
     ulps = [p.ulp_error for p in pts]
     bits = [p.bits for p in pts]
@@ -645,7 +645,7 @@ def _series(function: str, fmt: Format, name: str, unit: str, cs: list[float],
 
 
 def _segments(cs: list[float], pts: list[PointResult]) -> list[Segment]:
-    from smoothcli.pipeline import _worst
+    from smoothcli.engine.pipeline import _worst
 
     out: list[Segment] = []
     start = 0
@@ -658,7 +658,7 @@ def _segments(cs: list[float], pts: list[PointResult]) -> list[Segment]:
     return out
 
 
-def _refine(kernel: Kernel, numbers: Sequence[Number], sweep: Sweep, fmt: Format, name: str,
+def _refine(kernel: Kernel, numbers: Sequence[Number], sweep: Sweep, fmt: FloatFormat, name: str,
             acc: Accumulation, grid: list[Fraction], j: int) -> Boundary:
     """Locate exactly where the status changes between grid[j] and grid[j + 1].
 
@@ -695,7 +695,7 @@ def _refine(kernel: Kernel, numbers: Sequence[Number], sweep: Sweep, fmt: Format
                     float(grid[j + 1]), exact=False)
 
 
-def _crossing(numbers: Sequence[Number], sweep: Sweep, fmt: Format, a: list[float],
+def _crossing(numbers: Sequence[Number], sweep: Sweep, fmt: FloatFormat, a: list[float],
               b: list[float]) -> Fraction | None:
     """The single c at which every element that differs between ``a`` and ``b`` changes, if the
     differing elements are neighbours in ``fmt`` that all cross at the same c; else None."""

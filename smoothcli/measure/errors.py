@@ -5,7 +5,7 @@ the high-precision reference, so they are not themselves polluted by float64 rou
 
 * abs_error = |value - ref|,  rel_error = abs_error / |ref|,
 * ulp_error = abs_error / ulp(ref), ulp(ref) the spacing of the *target* dtype at ref
-  (:meth:`smoothcli.dtypes.Format.ulp`).  A correctly rounded result has ulp_error <= 0.5.
+  (:meth:`smoothcli.core.formats.FloatFormat.ulp`).  A correctly rounded result has ulp_error <= 0.5.
 
 Flags (see README, "The evaluation model"):
 
@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from smoothcli.dtypes import Format
+from smoothcli.core.formats import FloatFormat
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Errors:
     ulp_error: float
 
 
-def errors(value: float, ref: Any, fmt: Format) -> Errors:
+def errors(value: float, ref: Any, fmt: FloatFormat) -> Errors:
     """abs/rel/ULP error of ``value`` against the mpf ``ref`` in the format ``fmt``."""
     import mpmath
 
@@ -57,7 +57,7 @@ def errors(value: float, ref: Any, fmt: Format) -> Errors:
         return Errors(float(diff), float(rel), float(ulp_err))
 
 
-def ulp_exponent(ref: Any, fmt: Format) -> int:
+def ulp_exponent(ref: Any, fmt: FloatFormat) -> int:
     """k with ulp(ref) = 2**k in ``fmt``: k = max(floor(log2|ref|), emin) - p + 1."""
     if ref == 0:
         return fmt.emin - fmt.precision + 1
@@ -74,7 +74,7 @@ class Flags:
     flushed: int  # exp terms of finite inputs computed as 0
 
 
-def flags(x, terms, sumexp, value, ref_is_nan, ref_finite, fmt: Format) -> Flags:
+def flags(x, terms, sumexp, value, ref_is_nan, ref_finite, fmt: FloatFormat) -> Flags:
     """Read the flags off one evaluation (x: the dtype inputs; terms/sumexp/value: as computed).
 
     ``ref_is_nan`` / ``ref_finite`` describe the exact result (for softmax: of every element)."""
@@ -105,7 +105,7 @@ def flags(x, terms, sumexp, value, ref_is_nan, ref_finite, fmt: Format) -> Flags
         if ref_finite and s != 0:
             overflow |= bool(np.isnan(v64).any())
     # The sum lives in the accumulation dtype (--acc): judge its underflow there.
-    from smoothcli.dtypes import FORMATS
+    from smoothcli.core.formats import FORMATS
 
     sfmt = FORMATS.get(getattr(getattr(sumexp, "dtype", None), "name", ""), fmt)
     exact_sum_nonzero = bool((x64 > -np.inf).any())
@@ -116,7 +116,7 @@ def flags(x, terms, sumexp, value, ref_is_nan, ref_finite, fmt: Format) -> Flags
 
 
 def pointwise_flags(x: float, exps: Any, steps: Any, value: float, ref: Any,
-                    fmt: Format) -> Flags:
+                    fmt: FloatFormat) -> Flags:
     """The flags of one element of an elementwise function (sigmoid, softplus, smooth |x|...).
 
     ``x`` is the element's input in the dtype, ``exps`` the exponentials its method computed,
@@ -135,7 +135,7 @@ def pointwise_flags(x: float, exps: Any, steps: Any, value: float, ref: Any,
     is the correct rounding)."""
     import mpmath
 
-    from smoothcli.reference import round_mpf
+    from smoothcli.reference.exact import round_mpf
 
     def _floats(v):
         return [float(e) for e in (v if isinstance(v, (list, tuple)) else [v])]

@@ -2,7 +2,7 @@
 
 Every operation runs on numpy arrays of the target dtype, so every intermediate is rounded to it:
 exp and log are numpy's (for float16 numpy evaluates them in float32 and rounds once to float16),
-sums follow the chosen :class:`~smoothcli.accumulate.Accumulation`.  The traces keep the terms and
+sums follow the chosen :class:`~smoothcli.core.accumulation.Accumulation`.  The traces keep the terms and
 the sum so that the flags (overflow, underflow, flushed terms) can be read off afterwards.
 
 Methods (the seed's formulas, eq. (3) and (5)):
@@ -17,9 +17,9 @@ Methods (the seed's formulas, eq. (3) and (5)):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from smoothcli.accumulate import Accumulation
+from smoothcli.core.accumulation import Accumulation
 
 
 @dataclass
@@ -75,47 +75,3 @@ def softmax_shifted(x, acc: Accumulation) -> Trace:
         terms = np.exp(x - m)
         s = acc.sum(terms)
         return Trace(acc.finish(acc.widen(terms, s) / s, x.dtype), terms, s, m)
-
-
-LSE_METHODS: dict[str, Callable[[Any, Accumulation], Trace]] = {
-    "naive": lse_naive,
-    "shifted": lse_shifted,
-}
-SOFTMAX_METHODS: dict[str, Callable[[Any, Accumulation], Trace]] = {
-    "naive": softmax_naive,
-    "shifted": softmax_shifted,
-}
-
-
-#: The methods evaluated when ``--method`` is not given (``all`` selects every method).
-DEFAULT_METHODS = ("naive", "shifted")
-
-
-def resolve_methods(names, available: dict) -> list[str]:
-    """Parse repeatable / comma-separated ``--method`` values against the available methods."""
-    from smoothcli.errors import InputError
-
-    if not names:
-        default = [k for k in DEFAULT_METHODS if k in available]
-        return default or list(available)
-    out: list[str] = []
-    for item in names:
-        for part in item.split(","):
-            key = part.strip().lower()
-            if key == "all":
-                out.extend(k for k in available if k not in out)
-                continue
-            if key not in available:
-                raise InputError(f"unknown method {part.strip()!r} (choose from "
-                                 f"{', '.join(available)})")
-            if key not in out:
-                out.append(key)
-    return out
-
-
-# Blanchard-Higham-Higham's log1p form, the online normaliser and the division-free softmax
-# forms live in their own module; they register here so every subcommand can select them.
-from smoothcli.methods_bhh import LSE_EXTRA, SOFTMAX_EXTRA  # noqa: E402
-
-LSE_METHODS.update(LSE_EXTRA)
-SOFTMAX_METHODS.update(SOFTMAX_EXTRA)

@@ -97,7 +97,7 @@ HEIGHT_RANGE = (3, 200)
 
 def check_layout(width: int, height: int | None = None) -> None:
     """--width / --height within bounds, or an InputError naming the option."""
-    from smoothcli.errors import InputError
+    from smoothcli.core.errors import InputError
 
     if not WIDTH_RANGE[0] <= width <= WIDTH_RANGE[1]:
         raise InputError(f"--width must be between {WIDTH_RANGE[0]} and {WIDTH_RANGE[1]} "

@@ -1,0 +1,1 @@
+"""The evaluation engine: inputs (typed, files, stdin, sweep grids) in, rows out."""

@@ -1,0 +1,55 @@
+"""One registry of the LSE and softmax methods, by name: the kernels of :mod:`smoothcli.methods.lse`
+(naive, shifted) and :mod:`smoothcli.methods.bhh` (log1p, online, the division-free forms)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from smoothcli.core.accumulation import Accumulation
+from smoothcli.methods.bhh import (exp_lse, lse_log1p, lse_online, softmax_log1p,
+                                   softmax_online)
+from smoothcli.methods.lse import (Trace, lse_naive, lse_shifted, softmax_naive,
+                                   softmax_shifted)
+
+LSE_METHODS: dict[str, Callable[[Any, Accumulation], Trace]] = {
+    "naive": lse_naive,
+    "shifted": lse_shifted,
+    "log1p": lse_log1p,
+    "online": lse_online,
+}
+SOFTMAX_METHODS: dict[str, Callable[[Any, Accumulation], Trace]] = {
+    "naive": softmax_naive,
+    "shifted": softmax_shifted,
+    "log1p": softmax_log1p,
+    "online": softmax_online,
+    "exp-lse": exp_lse(lse_naive),
+    "shifted-exp-lse": exp_lse(lse_shifted),
+    "log1p-exp-lse": exp_lse(lse_log1p),
+    "online-exp-lse": exp_lse(lse_online),
+}
+
+
+#: The methods evaluated when ``--method`` is not given (``all`` selects every method).
+DEFAULT_METHODS = ("naive", "shifted")
+
+
+def resolve_methods(names, available: dict) -> list[str]:
+    """Parse repeatable / comma-separated ``--method`` values against the available methods."""
+    from smoothcli.core.errors import InputError
+
+    if not names:
+        default = [k for k in DEFAULT_METHODS if k in available]
+        return default or list(available)
+    out: list[str] = []
+    for item in names:
+        for part in item.split(","):
+            key = part.strip().lower()
+            if key == "all":
+                out.extend(k for k in available if k not in out)
+                continue
+            if key not in available:
+                raise InputError(f"unknown method {part.strip()!r} (choose from "
+                                 f"{', '.join(available)})")
+            if key not in out:
+                out.append(key)
+    return out

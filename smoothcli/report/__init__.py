@@ -1,0 +1,1 @@
+"""Stage 6: the report (rows, sections, notes, problems) that the output formats render."""
