@@ -118,7 +118,7 @@ _ALIASES = {"half": "float16", "single": "float32", "double": "float64",
             "fp8_e5m2": "float8_e5m2"}
 
 
-def get_float_format(name: str) -> Format:
+def get_float_format(name: str) -> FloatFormat:
     """The format called ``name`` (or one of its aliases), or an InputError naming it."""
     key = name.strip().lower()
     key = _ALIASES.get(key, key)

@@ -95,7 +95,7 @@ def width(fmt: FloatFormat) -> int:
             "float32": 32, "float64": 64}.get(fmt.name, fmt.precision + 11)
 
 
-def to_format(v: float, fmt: Format) -> float:
+def to_format(v: float, fmt: FloatFormat) -> float:
     """``v`` rounded to ``fmt`` (a no-op for a value of the format; peers may return wider)."""
     from smoothcli.core.rounding import round_fraction
 
