@@ -5,7 +5,7 @@ The numerical core is usable as a library::
     from smoothcli import lse_report, parse_numbers, Settings, resolve_dtypes
     report = lse_report(parse_numbers(["710", "12"]), Settings(resolve_dtypes(["float16"]),
                                                                ["naive", "shifted"]))
-    report.rows[0].overflow  # True
+    next(iter(report.rows))["overflow"]  # True: the naive row (docs/json.md lists the keys)
 
 Names are imported lazily (PEP 562) so that ``smooth --help`` does not pay for numpy or mpmath.
 """
@@ -41,12 +41,13 @@ _EXPORTS = {
     "Accumulation": "smoothcli.core.accumulation",
     "Report": "smoothcli.report.model",
     "InputError": "smoothcli.core.errors",
-    # issue 3: files and batches, the fast reference
+    # files and batches, the fast reference
     "load_file": "smoothcli.engine.inputs",
     "Batch": "smoothcli.engine.inputs",
-    "run_batch": "smoothcli.engine.batch",
+    "evaluate": "smoothcli.engine.evaluate",
+    "Plan": "smoothcli.engine.evaluate",
     "row_reference": "smoothcli.reference.fast",
-    # issue 7: sweeps (numerics) and the sweep report (rows, chart, boundaries)
+    # sweeps (numerics) and the sweep report (rows, chart, boundaries)
     "run_sweep": "smoothcli.engine.sweep",
     "parse_sweep": "smoothcli.engine.sweep",
     "sweep_report": "smoothcli.commands.sweep",

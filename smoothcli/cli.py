@@ -68,8 +68,9 @@ File = Annotated[Optional[str], typer.Option(
     "--file", help="Read the numbers from PATH ('-' for stdin): .npy (float16/32/64; 2-D: one "
     "result per row), .txt or .csv. Numbers are also read from stdin when none are given "
     "and stdin is not a terminal.", metavar="PATH", show_default=False)]
-Axis = Annotated[int, typer.Option(
-    "--axis", help="For 2-D input: the axis the values of one row run along.", metavar="N")]
+Axis = Annotated[Optional[int], typer.Option(
+    "--axis", help="For 2-D input: the axis the values of one row run along [default: -1, "
+    "the last].", metavar="N", show_default=False)]
 Rows = Annotated[bool, typer.Option(
     "--rows", help="For batches (2-D or long input): print every row, not just the summary.")]
 Temperatures = Annotated[Optional[List[str]], typer.Option(
@@ -102,23 +103,24 @@ def _values(ctx: typer.Context, tokens: Optional[List[str]]):
     return parse_numbers(tokens)
 
 
-def _inputs(ctx: typer.Context, values, file: Optional[str], axis: int, none_ok: bool = False):
-    """The numbers typed, or read from --file / piped stdin (issue 3): a list of Numbers, a
-    Batch (smoothcli.engine.batch evaluates it), or None when ``none_ok`` and nothing was given."""
-    from smoothcli.engine.inputs import read_values
+def _inputs(ctx: typer.Context, values, file: Optional[str], axis: Optional[int],
+            rows: bool = False, none_ok: bool = False):
+    """The numbers typed, or read from --file / piped stdin: a list of Numbers, a Batch, or
+    None when ``none_ok`` and nothing was given.  ``--axis`` and ``--rows`` apply to 2-D input
+    only: given for anything else, they are refused rather than ignored."""
+    from smoothcli.core.errors import InputError
+    from smoothcli.engine.inputs import Batch, read_values
 
-    return read_values(values, file, axis, sys.stdin, lambda t: _values(ctx, t), none_ok)
-
-
-def _batch_or(kind: str, data, settings, rows: bool, small: Callable, **unsupported):
-    """Evaluate a Batch with smoothcli.engine.batch, anything else with the per-element ``small``."""
-    from smoothcli.engine.inputs import Batch
-
-    if not isinstance(data, Batch):  # numbers typed or short input: issue 2's report
-        return small(data, settings)
-    from smoothcli.engine.batch import dispatch
-
-    return dispatch(kind, data, settings, rows, small, unsupported)
+    data = read_values(values, file, -1 if axis is None else axis, sys.stdin,
+                       lambda t: _values(ctx, t), none_ok)
+    two_d = isinstance(data, Batch) and len(data.shape) == 2
+    if axis is not None and not two_d:
+        raise InputError(f"--axis {axis} applies to 2-D input (a .npy file or lines of "
+                         "numbers); this input is one vector")
+    if rows and not (isinstance(data, Batch) and data.rows > 1):
+        raise InputError("--rows applies to batches of several rows (2-D input); this input "
+                         "is one row")
+    return data
 
 
 def _settings(dtype, method, sum_order, methods_available, acc=None, peer=None):
@@ -169,6 +171,9 @@ def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional
     figures = {k: v for k, v in (figures or {}).items() if v}
     try:
         limit = _max_ulp(max_ulp)
+        if max_ulp is not None and not (check or json):
+            raise InputError("--max-ulp applies with --check (which fails beyond it) or --json "
+                             "(whose problems list it fills)")
         if figures:
             from smoothcli._format.figure import check_path, require_matplotlib
 
@@ -200,14 +205,13 @@ def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional
 def lse(ctx: typer.Context, values: Values = None, dtype: Dtype = None, method: Method = None,
         sum: Sum = "sequential", json: Json = False, check: Check = False,
         max_ulp: MaxUlp = None, acc: Acc = None, peer: Peer = None, file: File = None,
-        axis: Axis = -1, rows: Rows = False) -> None:
+        axis: Axis = None, rows: Rows = False) -> None:
     """LogSumExp log(Σ exp(x)): naive vs shifted (m + log Σ exp(x − m)), per dtype."""
     from smoothcli.commands.lse import lse_report
     from smoothcli.methods.registry import LSE_METHODS
 
-    emit(lambda: _batch_or("lse", _inputs(ctx, values, file, axis),
-                           _settings(dtype, method, sum, LSE_METHODS, acc, peer), rows,
-                           lse_report),
+    emit(lambda: lse_report(_inputs(ctx, values, file, axis, rows),
+                            _settings(dtype, method, sum, LSE_METHODS, acc, peer), rows, json),
          json, check, max_ulp)
 
 
@@ -216,17 +220,15 @@ def softmax(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
             method: Method = None, sum: Sum = "sequential", json: Json = False,
             check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
             peer: Peer = None, temperature: Temperatures = None, file: File = None,
-            axis: Axis = -1, rows: Rows = False) -> None:
+            axis: Axis = None, rows: Rows = False) -> None:
     """softmax exp(x)/Σ exp(x): naive vs shifted, per element, with max/argmax/hardmax."""
     from smoothcli.commands.softmax import softmax_report
     from smoothcli.commands.temperature import parse_temperatures
     from smoothcli.methods.registry import SOFTMAX_METHODS
 
-    emit(lambda: _batch_or("softmax", _inputs(ctx, values, file, axis),
-                           _settings(dtype, method, sum, SOFTMAX_METHODS, acc, peer), rows,
-                           lambda nums, st: softmax_report(nums, st,
-                                                           parse_temperatures(temperature)),
-                           temperature=temperature),
+    emit(lambda: softmax_report(_inputs(ctx, values, file, axis, rows),
+                                _settings(dtype, method, sum, SOFTMAX_METHODS, acc, peer),
+                                parse_temperatures(temperature), rows, json),
          json, check, max_ulp)
 
 
@@ -267,14 +269,13 @@ def exp_range(dtype: Dtype = None, json: Json = False, check: Check = False,
 def bounds(ctx: typer.Context, values: Values = None, k: Ks = None, dtype: Dtype = None,
            method: Method = None, sum: Sum = "sequential", json: Json = False,
            check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
-           file: File = None, axis: Axis = -1, rows: Rows = False) -> None:
+           file: File = None, axis: Axis = None, rows: Rows = False) -> None:
     """max ≤ LSE ≤ max + log n, and the smooth max (1/k)·LSE(k·x) for each --k."""
     from smoothcli.commands.bounds import bounds_report, parse_ks
     from smoothcli.methods.registry import LSE_METHODS
 
-    emit(lambda: _batch_or("bounds", _inputs(ctx, values, file, axis),
-                           _settings(dtype, method, sum, LSE_METHODS, acc), rows,
-                           lambda nums, st: bounds_report(nums, parse_ks(k), st), k=k),
+    emit(lambda: bounds_report(_inputs(ctx, values, file, axis, rows), parse_ks(k),
+                               _settings(dtype, method, sum, LSE_METHODS, acc), rows, json),
          json, check, max_ulp)
 
 
@@ -282,14 +283,13 @@ def bounds(ctx: typer.Context, values: Values = None, k: Ks = None, dtype: Dtype
 def underflow(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
               method: Method = None, sum: Sum = "sequential", json: Json = False,
               check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
-              file: File = None, axis: Axis = -1, rows: Rows = False) -> None:
+              file: File = None, axis: Axis = None, rows: Rows = False) -> None:
     """exp(x) term by term: exact, rounded, normal/subnormal/zero; why the shift keeps Σ ≥ 1."""
     from smoothcli.commands.underflow import underflow_report
     from smoothcli.methods.registry import LSE_METHODS
 
-    emit(lambda: _batch_or("underflow", _inputs(ctx, values, file, axis, none_ok=True),
-                           _settings(dtype, method, sum, LSE_METHODS, acc), rows,
-                           underflow_report),
+    emit(lambda: underflow_report(_inputs(ctx, values, file, axis, rows, none_ok=True),
+                                  _settings(dtype, method, sum, LSE_METHODS, acc), rows, json),
          json, check, max_ulp)
 
 

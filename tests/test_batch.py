@@ -1,7 +1,8 @@
 """Batches (2-D or long input): per-row results, summaries, JSON, --check, and the real data.
 
-Expected numbers come from mpmath and exact rounding written here; the buffered kernels and the
-lean flags are pinned to the issue-2 implementations they replace at scale (bit for bit).
+Expected numbers come from mpmath and exact rounding written here.  A batch of R rows gives R
+rows per (dtype, method) in JSON, with the same keys as a typed vector, and one summary entry
+per (dtype, method).
 """
 
 from __future__ import annotations
@@ -15,20 +16,31 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from smoothcli.engine import batch as B
 from smoothcli.core.accumulation import Accumulation
-from smoothcli.commands._common import Settings
 from smoothcli.core.formats import FORMATS
-from smoothcli.reference.fast import Workspace
-from smoothcli.engine.inputs import load
+from smoothcli.engine import evaluate as E
 from smoothcli.methods.registry import LSE_METHODS, SOFTMAX_METHODS
-from smoothcli.measure.errors import flags as measure_flags
+from smoothcli.reference.fast import Workspace
 
 DATA = Path(__file__).parent / "data" / "bhh"
 F16, F32, F64 = FORMATS["float16"], FORMATS["float32"], FORMATS["float64"]
-BATCH_KEYS = {"dtype", "method", "value", "reference", "abs_error", "rel_error", "ulp_error",
-              "overflow", "underflow", "nan", "rows_evaluated", "overflow_rows",
-              "underflow_rows", "nan_rows", "median_ulp_error", "worst_row", "per_row"}
+SUMMARY_KEYS = {"dtype", "method", "rows", "overflow_rows", "underflow_rows", "nan_rows",
+                "median_ulp_error", "worst_row", "ulp_error"}
+
+
+def series(doc, dtype, method):
+    """The rows of one (dtype, method), in row order."""
+    out = [r for r in doc["rows"] if r["dtype"] == dtype and r["method"] == method]
+    assert [r["row"] for r in out] == list(range(len(out)))
+    return out
+
+
+def column(doc, dtype, method, key):
+    return [r[key] for r in series(doc, dtype, method)]
+
+
+def entry(doc, dtype, method):
+    return next(e for e in doc["summary"] if e["dtype"] == dtype and e["method"] == method)
 
 
 def run(*args, input=None):
@@ -81,7 +93,7 @@ def to_half(v: float) -> float:
     return out if q > 0 else -out
 
 
-# --- the buffered kernels and flags are the issue-2 ones ---------------------------------------
+# --- one kernel: with the engine's buffers or without, bit for bit ------------------------------
 
 def adversarial_rows(dtype):
     rng = np.random.default_rng(7)
@@ -95,24 +107,18 @@ def adversarial_rows(dtype):
 
 @pytest.mark.parametrize("order", ["sequential", "pairwise"])
 @pytest.mark.parametrize("fmt", [F16, F32, F64], ids=lambda f: f.name)
-def test_kernels_and_flags_match_logsumexp_and_measure(fmt, order):
+def test_buffered_kernels_are_bit_identical(fmt, order):
     acc = Accumulation(order)
     ws = Workspace()
     for x in adversarial_rows(fmt.np):
-        x64 = x.astype(np.float64)
-        facts = B.input_facts(x, x64)
-        for kind, table in (("lse", LSE_METHODS), ("softmax", SOFTMAX_METHODS)):
-            for method in ("naive", "shifted"):
-                want = table[method](x, acc)
-                value, terms, s = B.evaluate(kind, method, x, acc, ws, "t", x64.max())
-                assert np.array_equal(np.asarray(value), np.asarray(want.value), equal_nan=True)
-                assert np.array_equal(terms, want.terms, equal_nan=True)
-                assert np.array_equal(s, want.sumexp, equal_nan=True)
-                for ref_nan, ref_finite in ((False, True), (True, False), (False, False)):
-                    fl = measure_flags(x, want.terms, want.sumexp, want.value, ref_nan,
-                                       ref_finite, fmt)
-                    got = B.flags(facts, terms, s, value, ref_nan, ref_finite, fmt, ws)
-                    assert got == (fl.overflow, fl.underflow, fl.nan, fl.flushed)
+        for table in (LSE_METHODS, SOFTMAX_METHODS):
+            for method, kernel in table.items():
+                want = kernel(x, acc)
+                got = kernel(x, acc, ws, float(x.astype(np.float64).max()))
+                assert np.array_equal(np.asarray(got.value), np.asarray(want.value),
+                                      equal_nan=True)
+                assert np.array_equal(got.terms, want.terms, equal_nan=True)
+                assert np.array_equal(got.sumexp, want.sumexp, equal_nan=True)
 
 
 # --- the real data: Blanchard, Higham & Higham's MNIST pre-softmax vectors ---------------------
@@ -129,8 +135,7 @@ def test_bhh_naive_float16_overflows_exactly_where_exp_does(bhh):
     """The naive float16 LSE overflows on a row iff, exactly, Σ exp(x_i) of the float16-rounded
     logits reaches 65520 (the midpoint above float16's max 65504, which rounds to inf)."""
     x, _, doc = bhh
-    naive = next(r for r in doc["rows"] if r["method"] == "naive")
-    shifted = next(r for r in doc["rows"] if r["method"] == "shifted")
+    naive = series(doc, "float16", "naive")
     term_rows, sum_rows = set(), set()
     with mpmath.workprec(80):
         for i, row in enumerate(x):
@@ -139,19 +144,19 @@ def test_bhh_naive_float16_overflows_exactly_where_exp_does(bhh):
                 term_rows.add(i)
             if mpmath.fsum(terms) >= 65520:
                 sum_rows.add(i)
-    flagged = {i for i, f in enumerate(naive["per_row"]["overflow"]) if f}
+    flagged = {r["row"] for r in naive if r["overflow"]}
     assert flagged == sum_rows
-    assert len(flagged) == naive["overflow_rows"] == 475  # the paper's count
+    assert len(flagged) == entry(doc, "float16", "naive")["overflow_rows"] == 475  # the paper
     assert len(term_rows) == 471 and term_rows < sum_rows  # 4 rows overflow only in the sum
-    assert shifted["overflow_rows"] == 0 and not shifted["overflow"]
-    assert all(v == "inf" for i, v in enumerate(naive["value"]) if i in flagged)
+    assert entry(doc, "float16", "shifted")["overflow_rows"] == 0
+    assert all(r["value"] == "inf" for r in naive if r["row"] in flagged)
 
 
 def test_bhh_argmax_matches_labels(bhh):
     x, labels, _ = bhh
     doc = run_json("softmax", "--file", DATA / "presoftmax.npy", "--dtype", "float32",
                    "--method", "shifted")
-    argmax = np.array(doc["argmax"]["float32"])
+    argmax = np.array(column(doc, "float32", "shifted", "argmax"))
     assert (argmax == np.argmax(x, axis=1)).all()
     assert round(float((argmax == labels).mean()), 4) == 0.9892  # the paper's 98.92 %
 
@@ -159,15 +164,17 @@ def test_bhh_argmax_matches_labels(bhh):
 def test_bhh_per_row_lse_errors_are_exact_to_a_hundredth_ulp(bhh):
     x, _, doc = bhh
     for r in doc["rows"]:
-        for i in range(0, 2500, 97):
-            ref = exact_lse(x[i].astype(np.float16).astype(np.float64))
-            v = r["value"][i]
-            if v == "inf":
-                assert r["per_row"]["ulp_error"][i] == "inf"
-                continue
-            with mpmath.workprec(300):
-                want = abs(mpmath.mpf(v) - ref) / ulp(ref, F16)
-            assert abs(want - r["per_row"]["ulp_error"][i]) <= 0.01
+        i = r["row"]
+        if i % 97:
+            continue
+        ref = exact_lse(x[i].astype(np.float16).astype(np.float64))
+        v = r["value"]
+        if v == "inf":
+            assert r["ulp_error"] == "inf"
+            continue
+        with mpmath.workprec(300):
+            want = abs(mpmath.mpf(v) - ref) / ulp(ref, F16)
+        assert abs(want - r["ulp_error"]) <= 0.01
 
 
 # --- summaries, JSON, --check, --rows ----------------------------------------------------------
@@ -184,64 +191,60 @@ def small_batch(tmp_path_factory):
     return x, path
 
 
-def test_batch_json_summary_is_consistent_with_per_row_arrays(small_batch):
+def test_batch_json_summary_is_consistent_with_its_rows(small_batch):
     x, path = small_batch
     doc = run_json("lse", "--file", path)
-    assert doc["batch"] is True and doc["input"]["shape"] == [7, 60]
-    assert len(doc["rows"]) == 6
-    for r in doc["rows"]:
-        assert BATCH_KEYS <= set(r)
-        pr = r["per_row"]
-        assert r["rows_evaluated"] == 7 and len(pr["ulp_error"]) == 7
+    assert doc["input"]["shape"] == [7, 60] and doc["input"]["rows"] == 7
+    assert len(doc["rows"]) == 7 * 6 and len(doc["summary"]) == 6
+    for e in doc["summary"]:
+        assert SUMMARY_KEYS <= set(e)
+        rows = series(doc, e["dtype"], e["method"])
+        assert e["rows"] == 7
         for flag in ("overflow", "underflow", "nan"):
-            assert r[f"{flag}_rows"] == sum(pr[flag]) and r[flag] == any(pr[flag])
-        ulps = [float(u) for u, nan in zip(pr["ulp_error"], pr["nan"]) if not nan]
-        finite = [u for u in ulps if not np.isnan(u)]
-        assert float(r["ulp_error"]) == max(finite)
-        assert r["worst_row"] == [float(u) for u in pr["ulp_error"]].index(max(finite))
-        assert float(r["median_ulp_error"]) == float(np.median(finite))
-    f16 = next(r for r in doc["rows"] if r["dtype"] == "float16" and r["method"] == "naive")
-    assert f16["per_row"]["overflow"][2] is True
+            assert e[f"{flag}_rows"] == sum(r[flag] for r in rows)
+        finite = [float(r["ulp_error"]) for r in rows if not r["nan"]
+                  and not np.isnan(float(r["ulp_error"]))]
+        assert float(e["ulp_error"]) == max(finite)
+        assert e["worst_row"] == [float(r["ulp_error"]) for r in rows].index(max(finite))
+        assert float(e["median_ulp_error"]) == float(np.median(finite))
+    assert series(doc, "float16", "naive")[2]["overflow"] is True
 
 
 def test_batch_per_row_values_against_mpmath(small_batch):
     x, path = small_batch
     doc = run_json("lse", "--file", path)
     for r in doc["rows"]:
-        fmt = FORMATS[r["dtype"]]
-        for i in range(7):
-            with np.errstate(all="ignore"):
-                row = x[i].astype(fmt.np).astype(np.float64)
-            ref = exact_lse(row)
-            assert r["reference"][i] == float(ref)
-            v = r["value"][i]
-            if isinstance(v, str):
-                continue
-            with mpmath.workprec(300):
-                want = abs(mpmath.mpf(v) - ref) / ulp(ref, fmt)
-            assert abs(want - r["per_row"]["ulp_error"][i]) <= 0.01
+        fmt, i = FORMATS[r["dtype"]], r["row"]
+        with np.errstate(all="ignore"):
+            row = x[i].astype(fmt.np).astype(np.float64)
+        ref = exact_lse(row)
+        assert r["reference"] == float(ref)
+        v = r["value"]
+        if isinstance(v, str):
+            continue
+        with mpmath.workprec(300):
+            want = abs(mpmath.mpf(v) - ref) / ulp(ref, fmt)
+        assert abs(want - r["ulp_error"]) <= 0.01
 
 
 def test_batch_softmax_worst_element_against_mpmath(small_batch):
     x, path = small_batch
     doc = run_json("softmax", "--file", path, "--dtype", "float32,float64")
     for r in doc["rows"]:
-        fmt = FORMATS[r["dtype"]]
+        fmt, i = FORMATS[r["dtype"]], r["row"]
         method = SOFTMAX_METHODS[r["method"]]
-        for i in range(7):
-            row = x[i].astype(fmt.np)
-            with np.errstate(all="ignore"):
-                values = method(row, Accumulation()).value
-            lse = exact_lse(row.astype(np.float64))
-            worst = 0
-            with mpmath.workprec(300):
-                for xi, v in zip(row, values):
-                    y = mpmath.exp(mpmath.mpf(float(xi)) - lse)
-                    worst = max(worst, abs(mpmath.mpf(float(v)) - y) / ulp(y, fmt))
-            got = r["per_row"]["ulp_error"][i]
-            assert abs(float(worst) - float(got)) <= 0.01, (r["dtype"], r["method"], i)
-            assert r["per_row"]["output_sum"][i] == float(sum(Fraction(float(v))
-                                                              for v in values))
+        row = x[i].astype(fmt.np)
+        with np.errstate(all="ignore"):
+            values = method(row, Accumulation()).value
+        assert r["value"] == [float(v) for v in values]
+        lse = exact_lse(row.astype(np.float64))
+        worst = 0
+        with mpmath.workprec(300):
+            for xi, v in zip(row, values):
+                y = mpmath.exp(mpmath.mpf(float(xi)) - lse)
+                worst = max(worst, abs(mpmath.mpf(float(v)) - y) / ulp(y, fmt))
+        assert abs(float(worst) - float(r["ulp_error"])) <= 0.01, (r["dtype"], r["method"], i)
+        assert r["output_sum"] == float(sum(Fraction(float(v)) for v in values))
 
 
 def test_check_exit_status_on_batches(small_batch):
@@ -264,28 +267,37 @@ def test_rows_option_prints_every_row(small_batch):
     assert "row by row" not in run("lse", "--file", path).stdout
 
 
+def _document(batch, threads):
+    from smoothcli._format.json import JsonFormat
+    from smoothcli.commands._common import Settings
+    from smoothcli.report.family import build
+
+    st = Settings([F16, F32, F64], ["naive", "shifted"], Accumulation())
+    plan = E.Plan("softmax", st.dtypes, st.methods, st.accumulation, elements=True)
+    ev = E.evaluate(plan, batch, threads=threads)
+    return JsonFormat().render(build("softmax", ev, st), [])
+
+
 def test_threads_give_identical_results(small_batch):
     x, _ = small_batch
     from smoothcli.engine.inputs import Batch
 
     b = Batch("t", "npy", "float32", x.shape, -1, x)
-    st = Settings([F16, F32, F64], ["naive", "shifted"], Accumulation())
-    one = B.run("softmax", b, st, threads=1)
-    two = B.run("softmax", b, st, threads=2)
-    from smoothcli._format.json import JsonFormat
-
-    assert JsonFormat().render(one, []) == JsonFormat().render(two, [])
+    assert _document(b, 1) == _document(b, 2)
 
 
 def test_cancellation_row_uses_mpmath_in_a_batch(tmp_path):
+    # rows longer than the exact-reference limit (64) take the fast reference; LSE ≈ 0 by
+    # cancellation (log(e^a + e^b) with a, b ≈ −log 2) makes its bound insufficient: mpmath
     a, b = -np.log(2) - 1e-10, -np.log(2) + 1e-10
-    x = np.array([[a, b], [1.0, 2.0]] * 2)
+    pad = [-1000.0] * 98  # e^-1000: far below any ULP of the result
+    x = np.array([[a, b, *pad], [1.0, 2.0, *pad]] * 2)
     np.save(tmp_path / "c.npy", x)
     doc = run_json("lse", "--file", tmp_path / "c.npy", "--dtype", "float64", "--rows")
     kinds = doc["reference_method"]["float64"]
     assert kinds == {"fast-longdouble (mpmath LSE)": 2, "fast-longdouble": 2}
     ref = exact_lse(x[0])
-    assert doc["rows"][0]["reference"][0] == float(ref)
+    assert doc["rows"][0]["reference"] == float(ref)
 
 
 def test_long_single_row_is_a_batch_with_its_row_shown(tmp_path):
@@ -293,36 +305,44 @@ def test_long_single_row_is_a_batch_with_its_row_shown(tmp_path):
     x = (rng.standard_normal(1500) * 5).astype(np.float32)
     np.save(tmp_path / "row.npy", x)
     r = run("lse", "--file", tmp_path / "row.npy", "--dtype", "float32")
-    assert r.exit_code == 0 and "row by row" in r.stdout
+    assert r.exit_code == 0 and "LSE of 1500 value(s)" in r.stdout
     doc = run_json("lse", "--file", tmp_path / "row.npy", "--dtype", "float32")
-    assert doc["input"]["shape"] == [1500]
-    assert doc["rows"][0]["reference"] == [float(exact_lse(x.astype(np.float64)))] * 1
+    assert doc["input"]["shape"] == [1500] and doc["input"]["rows"] == 1
+    assert doc["rows"][0]["reference"] == float(exact_lse(x.astype(np.float64)))
 
 
 def test_bounds_and_underflow_batches(tmp_path):
     x = np.array([[-800.0, -900.0, -850.0], [1.0, 2.0, 3.0], [-100.0, -100.0, -100.0]])
     np.save(tmp_path / "u.npy", x)
     under = run_json("underflow", "--file", tmp_path / "u.npy", "--dtype", "float64")
-    naive = next(r for r in under["rows"] if r["method"] == "naive")
-    assert naive["per_row"]["underflow"] == [True, False, False]
-    assert naive["per_row"]["flushed_terms"] == [3, 0, 0]
+    assert column(under, "float64", "naive", "underflow") == [True, False, False]
+    assert column(under, "float64", "naive", "flushed_terms") == [3, 0, 0]
     bnd = run_json("bounds", "--file", tmp_path / "u.npy", "--dtype", "float64",
                    "--method", "shifted")
-    row = bnd["rows"][0]
-    assert row["outside_rows"] == 0 and row["per_row"]["inside"] == [True, True, True]
+    assert entry(bnd, "float64", "shifted")["outside_rows"] == 0
+    assert column(bnd, "float64", "shifted", "inside") == [True, True, True]
     # the tie row: LSE = -100 + log 3 exactly at the upper bound max + log n
     with mpmath.workprec(200):
-        assert row["reference"][2] == float(-100 + mpmath.log(3))
+        assert series(bnd, "float64", "shifted")[2]["reference"] == float(-100 + mpmath.log(3))
 
 
-@pytest.mark.parametrize("args,message", [
-    (["bounds", "--k", "2"], "--k is not supported for batches"),
-    (["softmax", "--temperature", "2"], "--temperature is not supported for batches"),
-])
-def test_per_element_options_refused_for_batches(small_batch, args, message):
-    _, path = small_batch
-    r = run(*args, "--file", path)
-    assert r.exit_code == 2 and message in r.stderr and len(r.stderr.splitlines()) == 1
+def test_temperature_and_k_on_a_batch(small_batch):
+    x, path = small_batch
+    doc = run_json("softmax", "--file", path, "--dtype", "float32", "--method", "shifted",
+                   "--temperature", "2")
+    rows = [r for r in doc["rows"] if r["temperature"] == 2.0]
+    assert [r["row"] for r in rows] == list(range(7))
+    for r in rows:  # softmax(x/2) of the float32 row, x/2 exact in float32
+        lse = exact_lse(x[r["row"]].astype(np.float64) / 2)
+        with mpmath.workprec(300):
+            want = [float(mpmath.exp(mpmath.mpf(float(v) / 2) - lse)) for v in x[r["row"]]]
+        assert r["reference"] == want
+
+
+def test_temperature_refused_for_rows_too_long_for_its_exact_reference(tmp_path):
+    np.save(tmp_path / "long.npy", np.ones((2, 1001), dtype=np.float32))
+    r = run("softmax", "--file", tmp_path / "long.npy", "--temperature", "2")
+    assert r.exit_code == 2 and "--temperature needs rows of at most 1000 values" in r.stderr
 
 
 def test_no_progress_bar_when_not_a_terminal(small_batch):
@@ -331,15 +351,10 @@ def test_no_progress_bar_when_not_a_terminal(small_batch):
     assert r.exit_code == 0 and r.stderr == ""
 
 
-def test_single_long_row_split_over_threads_is_identical(tmp_path):
-    """One long row evaluates its dtype groups on two threads: same document as one thread."""
-    from smoothcli._format.json import JsonFormat
+def test_single_long_row_on_two_threads_is_identical(tmp_path):
     from smoothcli.engine.inputs import Batch
 
     rng = np.random.default_rng(8)
-    x = (rng.standard_normal((1, B.THREAD_MIN_N)) * 4).astype(np.float32)
+    x = (rng.standard_normal((2, E.THREAD_MIN_N)) * 4).astype(np.float32)
     b = Batch("t", "npy", "float32", x.shape, -1, x)
-    st = Settings([F16, F32, F64], ["naive", "shifted"], Accumulation())
-    one = JsonFormat().render(B.run("softmax", b, st, threads=1), [])
-    split = JsonFormat().render(B.run("softmax", b, st), [])
-    assert one == split
+    assert _document(b, 1) == _document(b, None)

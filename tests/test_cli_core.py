@@ -155,8 +155,9 @@ def test_check_max_ulp_on_a_hand_derived_5_ulp_error(smooth):
         r = smooth("lse", "0.1", "--dtype", "float16", "--method", "naive", "--check",
                    "--max-ulp", limit)
         assert r.exit_code == code, limit
-    # --max-ulp without --check never changes the exit status
-    assert smooth("lse", "0.1", "--dtype", "float16", "--max-ulp", "0").exit_code == 0
+    # --max-ulp without --check (or --json) would do nothing: refused, not ignored
+    r = smooth("lse", "0.1", "--dtype", "float16", "--max-ulp", "0")
+    assert r.exit_code == 2 and "--max-ulp applies with --check" in r.stderr
 
 
 def test_version(smooth):
@@ -182,7 +183,7 @@ def test_json_is_strict_rfc_8259(smooth, args):
     r = smooth(*args, "--json")
     assert r.exit_code == 0
     doc = oracle.loads_strict(r.stdout)  # rejects NaN / Infinity literals
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["command"] == args[0]
     assert isinstance(doc["rows"], list) and doc["rows"]
     assert r.stdout.count("\n") == 1 and r.stdout.endswith("\n")  # one document, one line

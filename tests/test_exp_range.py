@@ -50,7 +50,7 @@ def step(x: float, dtype, direction: float) -> float:
 
 
 def test_keys_and_dtypes(doc):
-    assert doc["command"] == "exp-range" and doc["schema_version"] == 1
+    assert doc["command"] == "exp-range" and doc["schema_version"] == 2
     assert [r["dtype"] for r in doc["rows"]] == ["float16", "float32", "float64"]
     for r in doc["rows"]:
         assert KEYS <= set(r)

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from smoothcli.reference import fast as fastref
-from smoothcli.engine.batch import element_errors, ulp_scale
+from smoothcli.measure.errors import element_errors, ulp_scale
 from smoothcli.core.formats import FORMATS
 from smoothcli.reference.fast import TAU, Workspace, lse_good_enough, row_reference
 

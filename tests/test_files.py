@@ -131,7 +131,11 @@ def test_short_file_and_stdin_give_the_same_json_as_typed_values(tmp_path):
     from_file = run_json("lse", "--file", tmp_path / "v.txt", "--dtype", "float16")
     piped = run_json("lse", "--dtype", "float16", input="710 12\n")
     dash = run_json("lse", "--file", "-", "--dtype", "float16", input="710, 12")
-    assert typed == from_file == piped == dash
+    sources = [d.pop("input") for d in (typed, from_file, piped, dash)]
+    assert typed == from_file == piped == dash  # everything but where the numbers came from
+    assert [s["source"] for s in sources] == ["arguments", str(tmp_path / "v.txt"), "<stdin>",
+                                              "<stdin>"]
+    assert all(s["shape"] == [2] and s["rows"] == 1 for s in sources)
     assert typed["rows"][0]["overflow"] is True  # the example, for good measure
 
 
@@ -139,14 +143,14 @@ def test_npy_on_stdin(tmp_path):
     buf = io.BytesIO()
     np.save(buf, np.array([[1.0, 2.0, 3.0], [0.0, -1.0, 5.0]], dtype=np.float32))
     doc = run_json("lse", "--file", "-", "--dtype", "float32", input=buf.getvalue())
-    assert doc["batch"] and doc["input"]["shape"] == [2, 3]
+    assert doc["input"]["shape"] == [2, 3] and doc["input"]["rows"] == 2
     import mpmath
 
-    ref = doc["rows"][0]["reference"]
+    shifted = [r for r in doc["rows"] if r["method"] == "shifted"]
     for k, row in enumerate([[1.0, 2.0, 3.0], [0.0, -1.0, 5.0]]):
         with mpmath.workprec(200):
             exact = mpmath.log(mpmath.fsum(mpmath.exp(v) for v in row))
-        assert ref[k] == float(exact)
+        assert shifted[k]["row"] == k and shifted[k]["reference"] == float(exact)
 
 
 # --- text: decimals rounded once, exactly, even through the batch path --------------------------
@@ -174,7 +178,7 @@ def test_decimal_text_is_rounded_from_its_exact_value(tmp_path, token, fmt, want
     doc = run_json("lse", "--file", tmp_path / "m.csv", "--dtype", fmt.name, "--method",
                    "shifted")
     if want != float("inf"):
-        assert doc["rows"][0]["value"] == [want] * 3
+        assert [r["value"] for r in doc["rows"]] == [want] * 3
 
 
 def test_text_layouts(tmp_path):
@@ -187,7 +191,8 @@ def test_text_layouts(tmp_path):
     long = load(str(tmp_path / "col.txt"))
     assert isinstance(long, Batch) and (long.rows, long.n) == (1, ELEMENTWISE_LIMIT + 1)
     (tmp_path / "short.txt").write_text("1\n2\n3\n")
-    assert [x.text for x in load(str(tmp_path / "short.txt"))] == ["1", "2", "3"]
+    short = load(str(tmp_path / "short.txt"))  # one row, its decimals kept exactly
+    assert (short.rows, short.n) == (1, 3) and [x.text for x in short.numbers] == ["1", "2", "3"]
 
 
 def test_axis_and_memory_layouts_agree(tmp_path):

@@ -84,7 +84,7 @@ def check_lse_series(row: dict, xs: list[str], cs: list[Fraction], kind: str = "
 def test_lse_shift_series_all_dtypes(smooth_json):
     """The issue's example at unit steps around float16's breaking points: every number."""
     doc = smooth_json("sweep", "lse", "0", "1", "--shift", "-20:12", "--steps", "33")
-    assert doc["command"] == "sweep" and doc["schema_version"] == 1
+    assert doc["command"] == "sweep" and doc["schema_version"] == 2
     assert doc["sweep"] == {"kind": "shift", "formula": "x + c", "from": -20.0, "to": 12.0,
                             "steps": 33}
     cs = grid("-20", "12", 33)
@@ -291,22 +291,19 @@ def test_bad_input_one_line_exit_2(smooth, args, needle):
     assert r.exception is None
 
 
-def test_reference_shift_identity_matches_direct():
-    """The cached-tail reference (LSE(y) = m + log1p Σ exp(y_i − m)) against the textbook
-    formula at 400 digits, for float64 inputs whose differences vary from point to point."""
-    from smoothcli.engine.sweep import LseReferences
-
-    refs = LseReferences()
-    rng = np.random.default_rng(7)
-    for _ in range(40):
-        c = float(rng.uniform(-700, 700))
-        xs = [c, c + 1.0, float(np.nextafter(c, np.inf)) - 0.5]
-        got = refs(xs)
-        want = oracle.lse_exact(xs)
-        with mpmath.workdps(oracle.DPS):
-            assert abs(got - want) <= abs(want) * mpmath.mpf(2) ** -96
-    # inputs with equal differences share one tail and stay exact for each shift
-    for c in (-3, 0, 5):
-        with mpmath.workdps(oracle.DPS):
-            want = oracle.lse_exact([float(c), float(c + 1)])
-            assert abs(refs([float(c), float(c + 1)]) - want) <= abs(want) * mpmath.mpf(2) ** -96
+def test_sweep_points_are_the_rows_smooth_lse_reports(smooth_json):
+    """Every point of a sweep is a row of the one engine: its value, reference, errors and
+    flags are those ``smooth lse`` reports for the same numbers typed (float64 inputs whose
+    differences vary from point to point, and the overflow at 70000 in float16)."""
+    doc = smooth_json("sweep", "lse", "0", "1", "--shift", "69990:70010", "--steps", "5",
+                      "--dtype", "float16,float64", "--method", "shifted")
+    cs = doc["c"]
+    for s in doc["rows"]:
+        for j, c in enumerate(cs):
+            typed = smooth_json("lse", repr(0 + c), repr(1 + c), "--dtype", s["dtype"],
+                                "--method", "shifted")["rows"][0]
+            assert s["value"][j] == typed["value"] and s["reference"][j] == typed["reference"]
+            assert s["overflow_at"][j] == typed["overflow"]
+            assert s["ulp_errors"][j] == typed["ulp_error"]
+    f16 = next(s for s in doc["rows"] if s["dtype"] == "float16")
+    assert all(f16["overflow_at"])  # 69990 and above round to 70000 > 65504: inf

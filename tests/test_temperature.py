@@ -21,8 +21,12 @@ SEED = ("1.1", "3.4", "2.5")
 
 
 def t_rows(doc):
-    return {(r["dtype"], r["method"], r["temperature"]): r for r in doc["rows"]
-            if "temperature" in r}
+    """The softmax(x/T) rows (rows of the one model with a temperature), each merged with its
+    distances to hardmax(x) from the document's ``temperature_rows``."""
+    facts = {(f["dtype"], f["method"], f["temperature"]): f for f in doc["temperature_rows"]}
+    return {(r["dtype"], r["method"], r["temperature"]):
+            {**r, **facts[r["dtype"], r["method"], r["temperature"]]}
+            for r in doc["rows"] if r["temperature"] is not None}
 
 
 def test_seed_max_argmax_hardmax(smooth_json):
@@ -40,7 +44,8 @@ def test_seed_max_argmax_hardmax(smooth_json):
         assert r["hardmax"] == [0, 1, 0] and r["ties"] == 1 and r["limit"] == [0, 1, 0]
     # without --temperature the softmax rows are unchanged: no row has a temperature
     plain = smooth_json("softmax", *SEED, expect_exit=0)
-    assert not any("temperature" in r for r in plain["rows"])
+    assert all(r["temperature"] is None for r in plain["rows"])
+    assert "temperature_rows" not in plain
 
 
 @pytest.mark.parametrize("dt", ["float32", "float64"])

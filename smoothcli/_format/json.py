@@ -44,7 +44,9 @@ class JsonFormat:
         doc = {"schema_version": SCHEMA_VERSION, "smooth_version": __version__,
                "command": report.command}
         doc.update(jsonable(report.extra))
-        doc["rows"] = jsonable(report.rows)
+        doc["rows"] = [jsonable(r) for r in report.rows]
+        if report.summary is not None:
+            doc["summary"] = jsonable(report.summary)
         doc["notes"] = list(report.notes)
         doc["problems"] = list(problems)
         return json.dumps(doc, allow_nan=False, ensure_ascii=False) + "\n"

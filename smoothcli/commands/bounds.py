@@ -10,73 +10,13 @@ lie above the exact max + log n, so comparing with the exact bound would flag co
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Sequence
 
-from smoothcli.commands._common import Settings, inputs_json, inputs_section, sum_caption
-from smoothcli.core.formats import FloatFormat
+from smoothcli.commands._common import Settings, run
 from smoothcli.core.errors import InputError
-from smoothcli.methods.registry import LSE_METHODS
-from smoothcli.measure.errors import errors, flags
 from smoothcli.core.numbers import Number, parse_positive
-from smoothcli.engine.pipeline import ReferenceCache, evaluate_lse_like, round_inputs
-from smoothcli.reference.exact import converge, decimal_text, exact_fraction, lse_at_prec, to_mpf
-from smoothcli.report.model import Column, Report, Section, flag_names
-from smoothcli.core.rounding import round_fraction, round_number
-
-
-@dataclass
-class SmoothMax:
-    """(1/k)·LSE(k·x) for one k, evaluated in one (dtype, method)."""
-
-    k: float  # k as rounded to the dtype
-    value: float
-    reference: float
-    reference_decimal: str
-    gap: float  # exact smooth max − max, in [0, log(n)/k]
-    bound: float  # log(n)/k
-    inside: bool  # the computed value lies in [max, max + log(n)/k] rounded to the dtype
-    ulp_error: float
-    overflow: bool
-    underflow: bool
-    nan: bool
-
-
-@dataclass
-class BoundsRow:
-    dtype: str
-    method: str
-    n: int
-    max: float
-    lse: float  # the computed LSE
-    reference: float  # the exact LSE
-    reference_decimal: str
-    upper: float  # max + log n, the float64 nearest to it
-    log_n: float
-    gap: float  # exact LSE − max, in [0, log n]
-    inside: bool  # the computed LSE lies in [max, max + log n] rounded to the dtype
-    ulp_error: float
-    overflow: bool
-    underflow: bool
-    nan: bool
-    smooth_max: list[SmoothMax] = field(default_factory=list)
-
-    def problems(self, max_ulp: float | None) -> list[str]:
-        where = f"{self.dtype} {self.method}"
-        out = [f"{where}: {f}" for f in ("overflow", "underflow", "nan") if getattr(self, f)]
-        if not self.inside:
-            out.append(f"{where}: LSE {self.lse!r} outside [max, max + log n]")
-        if max_ulp is not None and not (self.ulp_error <= max_ulp) and not self.nan:
-            out.append(f"{where}: {self.ulp_error:.3g} ULP > --max-ulp {max_ulp:g}")
-        for s in self.smooth_max:
-            tag = f"{where} k={s.k:g}"
-            out += [f"{tag}: {f}" for f in ("overflow", "underflow", "nan") if getattr(s, f)]
-            if not s.inside:
-                out.append(f"{tag}: smooth max {s.value!r} outside [max, max + log(n)/k]")
-            if max_ulp is not None and not (s.ulp_error <= max_ulp) and not s.nan:
-                out.append(f"{tag}: {s.ulp_error:.3g} ULP > --max-ulp {max_ulp:g}")
-        return out
+from smoothcli.report.model import Report
 
 
 def parse_ks(tokens: Sequence[str] | None) -> list[Number]:
@@ -84,111 +24,60 @@ def parse_ks(tokens: Sequence[str] | None) -> list[Number]:
     return parse_positive(tokens, "--k")
 
 
-def bounds_report(numbers: Sequence[Number], ks: Sequence[Number], settings: Settings) -> Report:
-    import mpmath
+def bounds_report(data: Any, ks: Sequence[Number], settings: Settings, show_rows: bool = False,
+                  elements: bool = True) -> Report:
+    """LSE and the smooth max (1/k)·LSE(k·x) of every row, each checked against its bounds
+    rounded to the row's dtype."""
+    from smoothcli.engine.evaluate import Transform
+    from smoothcli.engine.sources import as_batch
+    from smoothcli.report.family import build
 
-    if any(x.exact is None for x in numbers):
+    batch = as_batch(data)
+    if batch.numbers is not None and any(x.exact is None for x in batch.numbers):
         raise InputError("bounds needs finite values (max and LSE of inf/nan are not bounded)")
-    n = len(numbers)
-    refs = ReferenceCache(lambda v: converge(lambda: lse_at_prec(v)))
-    rounded = [round_inputs(numbers, fmt) for fmt in settings.dtypes]
-    rows: list[BoundsRow] = []
-    skipped: list[str] = []  # dtypes an input overflows (710 in float8_e4m3fn, max 448)
-    for fmt, inputs in zip(settings.dtypes, rounded):
-        if not all(math.isfinite(v) for v in inputs.values):
-            if len(skipped) + 1 == len(settings.dtypes):  # every dtype: nothing to show
-                raise InputError(f"an input overflows {fmt.name}: bounds needs finite values")
-            skipped.append(fmt.name)
-            continue
-        for k in ks:  # as --temperature: k rounded to the dtype must stay finite and > 0
-            kd = round_number(k, fmt)
-            if not (math.isfinite(kd) and kd > 0):
-                raise InputError(f"--k {k.text} is {kd!r} in {fmt.name}: k must stay finite and "
-                                 "> 0 there")
-        ref = refs(inputs.values)
-        top = max(inputs.values)
-        upper = converge(lambda: to_mpf(top) + mpmath.log(n))
-        hi = round_fraction(exact_fraction(upper), fmt)
-        for ev in evaluate_lse_like(inputs, fmt, LSE_METHODS, settings.methods,
-                                    settings.accumulation, ref):
-            row = BoundsRow(
-                dtype=fmt.name, method=ev.method, n=n, max=top, lse=ev.value,
-                reference=ev.reference, reference_decimal=ev.reference_decimal,
-                upper=float(upper), log_n=math.log(n), gap=float(ref - to_mpf(top)),
-                inside=top <= ev.value <= hi, ulp_error=ev.ulp_error, overflow=ev.overflow,
-                underflow=ev.underflow, nan=ev.nan)
-            row.smooth_max = [_smooth_max(k, inputs.values, top, n, fmt, ev.method, settings)
-                              for k in ks]
-            rows.append(row)
-    return Report("bounds", rows, _sections(numbers, rounded, rows, settings),
-                  [sum_caption(settings), "inside: the computed value lies within the bounds "
-                   "rounded to its dtype (a correctly rounded result always does)",
-                   *([f"an input overflows {', '.join(skipped)}: no rows there (bounds needs "
-                      "finite values)"] if skipped else [])],
-                  {"settings": settings.as_json(), "inputs": inputs_json(numbers, rounded),
-                   "k": [float(k.exact) for k in ks]})
+    ev, typed = run("lse", batch, settings, elements=elements,
+                    transforms=[Transform("k", k) for k in ks])
+    inside, outside = _inside(ev)
+    report = build("bounds", ev, settings, show_rows, typed, inside, outside,
+                   {"k": [float(k.exact) for k in ks]})
+    report.notes.append("inside: the computed value lies within the bounds rounded to its "
+                        "dtype (a correctly rounded result always does); gap: the exact value "
+                        "minus the max, in [0, log n] (smooth max: [0, log(n)/k])")
+    return report
 
 
-def _smooth_max(k: Number, xs: list[float], top: float, n: int, fmt: FloatFormat, method: str,
-                settings: Settings) -> SmoothMax:
+def _inside(ev: Any) -> tuple[dict, dict]:
+    """Per (row, series): (gap, upper, inside) — the exact value minus the max, max + log(n)/k
+    (nearest float64), and whether the computed value lies in [max, max + log(n)/k] rounded to
+    the dtype (k = 1 for LSE);
+    per series: how many rows lie outside.  Rows with a non-finite input have neither."""
     import mpmath
-    import numpy as np
 
-    kd = round_number(k, fmt)
-    x = np.array(xs, dtype=np.float64).astype(fmt.np)
-    with np.errstate(all="ignore"):
-        kx = fmt.np.type(kd) * x  # rounded to the dtype, as a user's code would
-        trace = LSE_METHODS[method](kx, settings.accumulation)
-        value = trace.value / fmt.np.type(kd)
-    products = [Fraction(kd) * Fraction(v) for v in xs]
-    top_k = max(products)
+    from smoothcli.reference.exact import converge, exact_fraction, to_mpf
+    from smoothcli.reference.fast import MP_LOCK
+    from smoothcli.core.rounding import round_fraction
 
-    def smooth_ref():
-        # (1/k)·LSE(k·x) = max + (LSE(k·x) − k·max)/k.  lse_at_prec returns k·max + log1p(…)
-        # exactly, so the difference is exact and the gap keeps its precision: dividing the
-        # whole LSE by k would round (1/k)·LSE(1000·(2, 1.75, ...)) = 2 + 2.7e-112 to 2.
-        tail = mpmath.fsub(lse_at_prec(products), to_mpf(top_k), exact=True)
-        return mpmath.fadd(to_mpf(top), tail / to_mpf(Fraction(kd)), exact=True)
-
-    ref = converge(smooth_ref)
-    bound = converge(lambda: mpmath.log(n) / to_mpf(Fraction(kd)))
-    hi = round_fraction(Fraction(top) + exact_fraction(bound), fmt)
-    err = errors(float(value), ref, fmt)
-    fl = flags(kx, trace.terms, trace.sumexp, trace.value, False, True, fmt)
-    return SmoothMax(k=kd, value=float(value), reference=float(ref),
-                     reference_decimal=decimal_text(ref), gap=float(ref - to_mpf(top)),
-                     bound=float(bound), inside=bool(top <= float(value) <= hi),
-                     ulp_error=err.ulp_error, overflow=fl.overflow, underflow=fl.underflow,
-                     nan=fl.nan)
-
-
-def _sections(numbers, rounded, rows: list[BoundsRow], settings: Settings) -> list[Section]:
-    digits = {f.name: f.max_digits10 for f in settings.dtypes}
-    cols = [Column("dtype", "dtype"), Column("method", "method"), Column("max", "max", "value"),
-            Column("lse", "LSE", "value"), Column("reference", "exact LSE", "reference"),
-            Column("upper", "max + log n", "value"), Column("gap", "LSE − max", "value"),
-            Column("log_n", "log n", "value"), Column("inside", "inside", "bool"),
-            Column("ulp_error", "ULP err", "error"), Column("flags", "flags", "flags")]
-    table = [{"dtype": r.dtype, "method": r.method, "max": r.max, "lse": r.lse,
-              "reference": r.reference_decimal, "upper": r.upper, "gap": r.gap,
-              "log_n": r.log_n, "inside": r.inside, "ulp_error": r.ulp_error,
-              "flags": flag_names(r), "_digits": digits[r.dtype]} for r in rows]
-    out = [s for s in (inputs_section(numbers, rounded),) if s is not None]
-    out.append(Section(f"max ≤ LSE ≤ max + log n  (n = {rows[0].n if rows else 0})", cols,
-                       table))
-    if rows and rows[0].smooth_max:
-        kcols = [Column("dtype", "dtype"), Column("method", "method"),
-                 Column("k", "k", "value"), Column("value", "(1/k)·LSE(k·x)", "value"),
-                 Column("reference", "exact", "reference"),
-                 Column("gap", "exact − max", "value"), Column("bound", "log(n)/k", "value"),
-                 Column("inside", "inside", "bool"), Column("ulp_error", "ULP err", "error"),
-                 Column("flags", "flags", "flags")]
-        ktable: list[dict[str, Any]] = []
-        for r in rows:
-            for s in r.smooth_max:
-                ktable.append({"dtype": r.dtype, "method": r.method, "k": s.k, "value": s.value,
-                               "reference": s.reference_decimal, "gap": s.gap,
-                               "bound": s.bound, "inside": s.inside, "ulp_error": s.ulp_error,
-                               "flags": flag_names(s), "_digits": digits[r.dtype]})
-        out.append(Section("the smooth max (1/k)·LSE(k·x) → max as k → ∞", kcols, ktable))
-    return out
+    per_row: dict = {}
+    outside: dict = {}
+    n = ev.n
+    with MP_LOCK:
+        log_n = {}
+        for s in ev.series:
+            k = s.param if s.transform is not None else 1.0
+            if k not in log_n:
+                log_n[k] = exact_fraction(converge(lambda: mpmath.log(n) / to_mpf(Fraction(k))))
+            for i in range(ev.rows):
+                top = float(s.arrays["max"][i])
+                v = float(s.arrays["value"][i])
+                ref = s.reference_mpf[i]
+                if not math.isfinite(top) or s.arrays["inputs_overflowed"][i] or ref is None \
+                        or not mpmath.isfinite(ref):
+                    per_row[(i, id(s))] = (None, None, None)
+                    continue
+                upper = Fraction(top) + log_n[k]
+                hi = round_fraction(upper, s.format)
+                ok = bool(top <= v <= hi)
+                per_row[(i, id(s))] = (float(ref - to_mpf(top)), float(upper), ok)
+                if not ok:
+                    outside[id(s)] = outside.get(id(s), 0) + 1
+    return per_row, outside

@@ -24,7 +24,8 @@ from typing import Any, Sequence
 
 from smoothcli.commands._common import Settings
 from smoothcli.core.errors import InputError
-from smoothcli.measure.errors import errors, pointwise_flags
+from smoothcli.measure.errors import errors
+from smoothcli.measure.flags import pointwise_flags
 from smoothcli.methods.metrics import (BINARY_METRICS, MULTICLASS_METRICS, UNDEFINED, binary_computed,
                                binary_hard, binary_reference, multiclass_computed,
                                multiclass_hard, multiclass_reference)

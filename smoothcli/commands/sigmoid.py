@@ -2,7 +2,7 @@
 request; and the seed's identity softmax([0, s]) = [1 − σ(s), σ(s)] computed both ways.
 
 Every (function, dtype, method, x) is a row with the standard keys (value, reference, abs / rel /
-ULP error, overflow / underflow / nan, see :func:`smoothcli.measure.errors.pointwise_flags`), so
+ULP error, overflow / underflow / nan, see :func:`smoothcli.measure.flags.pointwise_flags`), so
 ``--json`` and ``--check`` work as for ``smooth lse``.  The identity is a demonstration, not an
 evaluation of one function: it goes to the top-level JSON key ``identity`` (``--check`` looks at
 ``rows`` only, and every σ(s) it uses is a row already).
@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from smoothcli.core.accumulation import Accumulation
-from smoothcli.commands._common import Settings, inputs_json, inputs_section
+from smoothcli.commands._common import Settings
+from smoothcli.report.family import changed_section, typed_entries
 from smoothcli.core.formats import FloatFormat
-from smoothcli.measure.errors import errors, pointwise_flags, ulp_exponent
+from smoothcli.measure.errors import errors, ulp_exponent
+from smoothcli.measure.flags import pointwise_flags
 from smoothcli.core.numbers import Number
-from smoothcli.engine.pipeline import exact_values, round_inputs
+from smoothcli.core.rounding import exact_values, round_inputs
 from smoothcli.reference.exact import decimal_text
 from smoothcli.report.model import Column, Report, Section, flag_names
 from smoothcli.methods.sigmoid import FUNCTIONS, Function, PointTrace
@@ -132,7 +134,7 @@ def sigmoid_report(numbers: Sequence[Number], settings: Settings,
     rounded = [round_inputs(numbers, fmt) for fmt in settings.dtypes]
     typed = exact_values(numbers)
     rows: list[PointRow] = []
-    sections: list[Section] = [s for s in (inputs_section(numbers, rounded),) if s is not None]
+    sections: list[Section] = [s for s in (changed_section(typed_entries(numbers, rounded), [r.dtype for r in rounded]),) if s is not None]
     for fn in functions:
         mine: list[PointRow] = []
         for fmt, inputs in zip(settings.dtypes, rounded):
@@ -155,7 +157,7 @@ def sigmoid_report(numbers: Sequence[Number], settings: Settings,
     notes = _notes(functions, settings, rows)
     return Report("sigmoid", rows, sections, notes,
                   {"settings": settings.as_json(), "functions": [f.name for f in functions],
-                   "inputs": inputs_json(numbers, rounded), "identity": identity})
+                   "inputs": typed_entries(numbers, rounded), "identity": identity})
 
 
 def _identity(numbers, rounded, settings: Settings, refs: _Refs) -> list[IdentityRow]:

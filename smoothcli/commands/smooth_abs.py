@@ -15,13 +15,15 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Sequence
 
-from smoothcli.commands._common import Settings, inputs_json, inputs_section
+from smoothcli.commands._common import Settings
+from smoothcli.report.family import changed_section, typed_entries
 from smoothcli.commands.sigmoid import point_problems
 from smoothcli.core.formats import FloatFormat
 from smoothcli.core.errors import InputError
-from smoothcli.measure.errors import errors, pointwise_flags
+from smoothcli.measure.errors import errors
+from smoothcli.measure.flags import pointwise_flags
 from smoothcli.core.numbers import Number
-from smoothcli.engine.pipeline import round_inputs
+from smoothcli.core.rounding import round_inputs
 from smoothcli.reference.exact import converge, decimal_text, exact_fraction, to_mpf
 from smoothcli.report.model import Column, Report, Section, flag_names
 from smoothcli.core.rounding import DOWN, round_fraction, round_number
@@ -115,7 +117,7 @@ def abs_report(numbers: Sequence[Number], ks: Sequence[Number], settings: Settin
             for fmt, inputs in zip(settings.dtypes, rounded):
                 max_rows.extend(_max_rows(inputs, fmt, round_number(kn, fmt)))
     rows.extend(max_rows)
-    sections = [s for s in (inputs_section(numbers, rounded),) if s is not None]
+    sections = [s for s in (changed_section(typed_entries(numbers, rounded), [r.dtype for r in rounded]),) if s is not None]
     sections.append(_abs_section([r for r in rows if r.function == "abs"], settings))
     if max_rows:
         sections.append(_max_section(max_rows, settings))
@@ -135,7 +137,7 @@ def abs_report(numbers: Sequence[Number], ks: Sequence[Number], settings: Settin
     elif len(numbers) != 2:
         notes.append("give exactly two values to also see max(x, y) and its smooth form")
     return Report("abs", rows, sections, notes,
-                  {"settings": settings.as_json(), "inputs": inputs_json(numbers, rounded),
+                  {"settings": settings.as_json(), "inputs": typed_entries(numbers, rounded),
                    "k": [float(k.exact) for k in ks],
                    "integration_constant": "-(2/k)*log(2)", "max_constant": "-log(2)/k"})
 

@@ -21,61 +21,19 @@ only breaks when x/T itself overflows the dtype.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
+from typing import Any, Sequence
 
-from smoothcli.commands._common import Settings
-from smoothcli.core.errors import InputError
-from smoothcli.methods.registry import SOFTMAX_METHODS
-from smoothcli.core.numbers import Number, parse_positive
-from smoothcli.engine.pipeline import RoundedInputs, evaluate_softmax_like, round_inputs
-from smoothcli.reference.exact import softmax_reference
-from smoothcli.report.model import Column, Report, Section, flag_names
-from smoothcli.core.rounding import round_number
+from smoothcli.report.model import Column, Report, Section
 
 #: Vectors of at most this many elements are shown in the temperature table.
 VECTOR_LIMIT = 6
 
 
-@dataclass
-class TemperatureRow:
-    """softmax(x/T) in one (dtype, method), against hardmax(x)."""
-
-    dtype: str
-    method: str
-    temperature: float  # T as rounded to the dtype
-    value: list[float]  # softmax(x/T) as computed
-    reference: list[float]  # the exact softmax(x/T) (nearest float64 of each element)
-    reference_decimal: list[str]
-    abs_error: float  # worst element
-    rel_error: float
-    ulp_error: float
-    ulp_errors: list[float]
-    hardmax: list[int] | None  # one-hot at the first maximal x (None with a NaN input)
-    limit: list[float] | None  # the T → 0 limit of softmax(x/T): 1/k on each of k tied maxima
-    ties: int  # how many inputs share the max
-    distance_max_abs: float  # max |p_i − hardmax_i| of the computed p, exact then rounded
-    distance_l1: float  # Σ |p_i − hardmax_i| of the computed p, exact then rounded
-    distance_max_abs_reference: float  # the same for the exact softmax(x/T)
-    distance_l1_reference: float
-    scaled_max: float  # max(x/T) as computed in the dtype
-    output_sum: float
-    overflow: bool
-    underflow: bool
-    nan: bool
-
-    def problems(self, max_ulp: float | None) -> list[str]:
-        where = f"{self.dtype} {self.method} T={self.temperature:g}"
-        out = [f"{where}: {f}" for f in ("overflow", "underflow", "nan") if getattr(self, f)]
-        u = self.ulp_error
-        if max_ulp is not None and not self.nan and not math.isnan(u) and u > max_ulp:
-            out.append(f"{where}: {u:.3g} ULP > --max-ulp {max_ulp:g}")
-        return out
-
-
-def parse_temperatures(tokens: Sequence[str] | None) -> list[Number]:
+def parse_temperatures(tokens: Sequence[str] | None) -> list:
     """The ``--temperature`` values: finite and > 0."""
+    from smoothcli.core.numbers import parse_positive
+
     return parse_positive(tokens, "--temperature")
 
 
@@ -89,23 +47,39 @@ def hard_limit(values: Sequence[float]) -> tuple[list[int] | None, list[float] |
     return one_hot, [1 / len(tied) if i in tied else 0.0 for i in range(len(values))], len(tied)
 
 
-def add_temperatures(report: Report, numbers: Sequence[Number], settings: Settings,
-                     temperatures: Sequence[Number]) -> Report:
-    """Append the softmax(x/T) rows, their table and notes to a softmax report."""
-    rows: list[TemperatureRow] = []
+def add_temperatures(report: Report, ev: Any, settings: Any, transforms: Sequence[Any]) -> Report:
+    """The softmax(x/T) rows' distances to hardmax(x), their table and notes (the rows
+    themselves are rows of the report already: function softmax, key ``temperature``)."""
+    import numpy as np
+
+    facts: list[dict] = []
     notes: list[str] = []
-    for fmt in settings.dtypes:
-        inputs = round_inputs(numbers, fmt)
-        one_hot, limit, ties = hard_limit(inputs.values)
-        for tn in temperatures:
-            td = round_number(tn, fmt)
-            if td == 0 or not math.isfinite(td):
-                raise InputError(f"--temperature {tn.text} is {td!r} in {fmt.name}: T must stay "
-                                 "finite and > 0 there")
-            rows.extend(_rows(inputs, fmt, td, settings, one_hot, limit, ties))
-        notes.append(_breaks(fmt, inputs.values))
-    if any(r.ties > 1 for r in rows):
-        k = max(r.ties for r in rows)
+    for f in ev.plan.dtypes:
+        xs = ev.batch.rounded(0, f).astype(np.float64).tolist()
+        one_hot, limit, ties = hard_limit(xs)
+        for s in ev.series:
+            if s.dtype != f.name or s.transform is None:
+                continue
+            el = s.elements[0]
+            p = el["value"].tolist()
+            ref = [(h, lo) for h, lo in zip(el["reference"].tolist(),
+                                           el["reference_lo"].tolist())]
+            dist = _distances(p, one_hot)
+            rdist = _distances_ref(ref, one_hot)
+            with np.errstate(all="ignore"):
+                scaled = s.transform.apply(ev.batch.rounded(0, f), s.param, f).astype(np.float64)
+            facts.append({
+                "dtype": f.name, "method": s.method, "temperature": s.param,
+                "hardmax": one_hot, "limit": limit, "ties": ties,
+                "distance_max_abs": dist[0], "distance_l1": dist[1],
+                "distance_max_abs_reference": rdist[0], "distance_l1_reference": rdist[1],
+                "scaled_max": float(np.max(scaled)) if scaled.size else math.nan,
+                "value": p, "ulp_error": float(s.arrays["ulp_error"][0]),
+                "flags": [n for n in ("overflow", "underflow", "nan") if s.arrays[n][0]],
+                "_digits": f.max_digits10})
+        notes.append(_breaks(f, xs))
+    if any(r["ties"] > 1 for r in facts):
+        k = max(r["ties"] for r in facts)
         notes.append(f"the max is tied ({k} equal maxima in some dtype): hardmax takes the first "
                      f"index (numpy/torch), but softmax(x/T) tends to 1/{k} on each tied entry, "
                      f"so its distance to the one-hot tends to 1 − 1/{k} (max abs) and "
@@ -113,47 +87,13 @@ def add_temperatures(report: Report, numbers: Sequence[Number], settings: Settin
     notes.append("distances: max|p − hardmax(x)| and Σ|p − hardmax(x)| for the computed p "
                  "(exactly, then rounded) and for the exact softmax(x/T) (= 1 − p_argmax and "
                  "2(1 − p_argmax))")
-    report.rows.extend(rows)
-    report.sections.append(_section(rows, settings, len(numbers)))
+    report.sections.append(_section(facts, settings, ev.n))
     report.notes.extend(notes)
-    report.extra["temperature"] = [float(t.exact) for t in temperatures]
+    report.extra["temperature"] = [float(t.number.exact) for t in transforms]
+    report.extra["temperature_rows"] = [{k: v for k, v in r.items()
+                                         if k not in ("value", "flags", "_digits")}
+                                        for r in facts]
     return report
-
-
-def _rows(inputs: RoundedInputs, fmt, td: float, settings: Settings, one_hot, limit,
-          ties: int) -> list[TemperatureRow]:
-    import mpmath
-    import numpy as np
-
-    with np.errstate(all="ignore"):
-        scaled = inputs.array / fmt.np.type(td)  # x/T rounded to the dtype
-    svals = [float(v) for v in scaled]
-    exact = [Fraction(v) / Fraction(td) if math.isfinite(v) else v / td for v in inputs.values]
-    ref = softmax_reference(exact)
-    # the rows of evaluate_softmax_like for the computed x/T, measured against the exact
-    # softmax(x/T): the rounding of the division is part of the error a user gets
-    scaled_in = RoundedInputs(fmt.name, svals, [False] * len(svals), scaled)
-    base = evaluate_softmax_like(scaled_in, fmt, SOFTMAX_METHODS, settings.methods,
-                                 settings.accumulation, ref)
-    # x/T overflowing the dtype (finite x, exact x/T finite) is an overflow the flags of the
-    # softmax itself cannot see: for them an inf input is legitimate.
-    div_overflow = any(math.isfinite(x) and not math.isfinite(s)
-                       for x, s in zip(inputs.values, svals))
-    out = []
-    for b in base:
-        dist = _distances(b.value, one_hot)
-        with mpmath.workprec(max(getattr(ref[0], "context", mpmath.mp).prec, 128)):
-            rdist = _distances_mp(ref, one_hot)
-        out.append(TemperatureRow(
-            dtype=fmt.name, method=b.method, temperature=td, value=b.value,
-            reference=b.reference, reference_decimal=b.reference_decimal,
-            abs_error=b.abs_error, rel_error=b.rel_error, ulp_error=b.ulp_error,
-            ulp_errors=b.ulp_errors, hardmax=one_hot, limit=limit, ties=ties,
-            distance_max_abs=dist[0], distance_l1=dist[1], distance_max_abs_reference=rdist[0],
-            distance_l1_reference=rdist[1], scaled_max=max(svals) if svals else math.nan,
-            output_sum=b.output_sum, overflow=b.overflow or div_overflow,
-            underflow=b.underflow, nan=b.nan))
-    return out
 
 
 def _distances(p: Sequence[float], h) -> tuple[float, float]:
@@ -165,13 +105,13 @@ def _distances(p: Sequence[float], h) -> tuple[float, float]:
     return float(max(d)), float(sum(d))
 
 
-def _distances_mp(ref, h) -> tuple[float, float]:
-    import mpmath
-
-    if h is None or any(mpmath.isnan(r) for r in ref):
+def _distances_ref(ref: Sequence[tuple[float, float]], h) -> tuple[float, float]:
+    """The distances of the exact softmax (each element hi + lo) to the one-hot ``h``: each
+    |hi + lo − h_i| in exact rationals, then rounded (1 − p_argmax can be far below p's ULP)."""
+    if h is None or any(math.isnan(a) for a, _ in ref):
         return math.nan, math.nan
-    d = [abs(r - h[i]) for i, r in enumerate(ref)]
-    return float(max(d)), float(mpmath.fsum(d))
+    d = [abs(Fraction(a) + Fraction(b) - h[i]) for i, (a, b) in enumerate(ref)]
+    return float(max(d)), float(sum(d))
 
 
 def _breaks(fmt, xs: Sequence[float]) -> str:
@@ -196,8 +136,7 @@ def _breaks(fmt, xs: Sequence[float]) -> str:
     return f"{fmt.name}: {naive}; {shifted}"
 
 
-def _section(rows: list[TemperatureRow], settings: Settings, n: int) -> Section:
-    digits = {f.name: f.max_digits10 for f in settings.dtypes}
+def _section(rows: list[dict], settings: Any, n: int) -> Section:
     cols = [Column("dtype", "dtype"), Column("temperature", "T", "value"),
             Column("method", "method"), Column("scaled_max", "max(x/T)", "value")]
     if n <= VECTOR_LIMIT:
@@ -208,14 +147,7 @@ def _section(rows: list[TemperatureRow], settings: Settings, n: int) -> Section:
              Column("distance_l1_reference", "exact", "value"),
              Column("ulp_error", "worst ULP", "error"), Column("flags", "flags", "flags")]
     order = {f.name: i for i, f in enumerate(settings.dtypes)}
-    table = [{"dtype": r.dtype, "temperature": r.temperature, "method": r.method,
-              "scaled_max": r.scaled_max, "value": r.value,
-              "distance_max_abs": r.distance_max_abs,
-              "distance_max_abs_reference": r.distance_max_abs_reference,
-              "distance_l1": r.distance_l1, "distance_l1_reference": r.distance_l1_reference,
-              "ulp_error": r.ulp_error, "flags": flag_names(r),
-              "_digits": digits.get(r.dtype, 17)}
-             for r in sorted(rows, key=lambda r: (order[r.dtype], -r.temperature))]
-    hm = rows[0].hardmax if rows else None
+    table = sorted(rows, key=lambda r: (order[r["dtype"]], -r["temperature"]))
+    hm = rows[0]["hardmax"] if rows else None
     title = "softmax(x/T) → hardmax(x) as T → 0" + (f"  (hardmax {hm})" if hm else "")
     return Section(title, cols, table, "h = hardmax(x), one-hot at the first maximal x")

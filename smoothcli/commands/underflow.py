@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Sequence
 
-from smoothcli.commands._common import Settings, evaluation_section, inputs_json, inputs_section
-from smoothcli.commands._common import sum_caption
+from smoothcli.commands._common import Settings, run
 from smoothcli.core.formats import FloatFormat
-from smoothcli.methods.registry import LSE_METHODS
 from smoothcli.core.numbers import Number, parse_number
-from smoothcli.engine.pipeline import ReferenceCache, evaluate_lse_like, round_inputs
-from smoothcli.reference.exact import converge, decimal_text, lse_reference
+from smoothcli.reference.exact import converge, decimal_text
 from smoothcli.report.model import Column, Report, Section
 from smoothcli.core.rounding import round_number
 
@@ -67,17 +64,16 @@ def classify(v: float, fmt: FloatFormat) -> str:
     return "subnormal" if abs(Fraction(v)) < fmt.smallest_normal else "normal"
 
 
-def _terms(fmt: FloatFormat, inputs) -> list[Term]:
+def _terms(fmt: FloatFormat, x) -> list[Term]:
     import mpmath
     import numpy as np
 
-    x = inputs.array
     with np.errstate(all="ignore"):
         e = np.exp(x)
         m = np.max(x) if np.isfinite(np.max(x)) else x.dtype.type(0)
         se = np.exp(x - m)
     out = []
-    for i, v in enumerate(inputs.values):
+    for i, v in enumerate(x.astype(np.float64).tolist()):
         ex = converge(lambda: mpmath.exp(mpmath.mpf(v)))
         out.append(Term(fmt.name, i, v, float(ex), decimal_text(ex), float(e[i]),
                         classify(float(e[i]), fmt), float(se[i]), classify(float(se[i]), fmt)))
@@ -112,49 +108,53 @@ def _facts(fmt: FloatFormat) -> list[TinyFact]:
     return out
 
 
-def underflow_report(numbers: Sequence[Number] | None, settings: Settings) -> Report:
-    demo = numbers is None
-    if numbers is None:
-        numbers = [parse_number(t) for t in DEMO]
-    refs = ReferenceCache(lse_reference)
-    rounded = [round_inputs(numbers, fmt) for fmt in settings.dtypes]
-    rows, terms, facts = [], [], []
-    for fmt, inputs in zip(settings.dtypes, rounded):
-        rows += evaluate_lse_like(inputs, fmt, LSE_METHODS, settings.methods,
-                                  settings.accumulation, refs(inputs.values))
-        terms += _terms(fmt, inputs)
-        if demo:
+#: Inputs up to this many values get the term-by-term table.
+TERMS_LIMIT = 1000
+
+
+def underflow_report(data: Any, settings: Settings, show_rows: bool = False,
+                     elements: bool = True) -> Report:
+    from smoothcli.engine.sources import as_batch
+    from smoothcli.report.family import build
+
+    demo = data is None
+    batch = as_batch([parse_number(t) for t in DEMO] if demo else data)
+    ev, typed = run("lse", batch, settings, elements=elements)
+    terms, facts = [], []
+    if batch.rows == 1 and batch.n <= TERMS_LIMIT:
+        for fmt in settings.dtypes:
+            terms += _terms(fmt, batch.rounded(0, fmt))
+    if demo:
+        for fmt in settings.dtypes:
             facts += _facts(fmt)
+    extra: dict[str, Any] = {"terms": terms}
+    if demo:
+        extra["tiny"] = facts
+    report = build("underflow", ev, settings, show_rows, typed, extra=extra)
     digits = {f.name: f.max_digits10 for f in settings.dtypes}
-    sections = [s for s in (inputs_section(numbers, rounded),) if s is not None]
     tcols = [Column("dtype", "dtype"), Column("i", "i", "int"), Column("x", "x", "value"),
              Column("exp_exact", "exp(x) exact", "reference"),
              Column("exp", "exp(x) in dtype", "value"), Column("exp_class", "class"),
              Column("shifted_exp", "exp(x − m)", "value"), Column("shifted_class", "class")]
-    sections.append(Section("the terms of Σ exp", tcols, [
-        {"dtype": t.dtype, "i": t.i, "x": t.x, "exp_exact": t.exp_exact_decimal, "exp": t.exp,
-         "exp_class": t.exp_class, "shifted_exp": t.shifted_exp,
-         "shifted_class": t.shifted_class, "_digits": digits[t.dtype]} for t in terms]))
-    sections.append(evaluation_section("naive vs shifted LSE", rows, settings, "LSE"))
+    if terms:
+        report.sections.insert(len(report.sections) - 1, Section("the terms of Σ exp", tcols, [
+            {"dtype": t.dtype, "i": t.i, "x": t.x, "exp_exact": t.exp_exact_decimal,
+             "exp": t.exp, "exp_class": t.exp_class, "shifted_exp": t.shifted_exp,
+             "shifted_class": t.shifted_class, "_digits": digits[t.dtype]} for t in terms]))
     if facts:
         fcols = [Column("dtype", "dtype"), Column("typed", "typed"),
                  Column("value", "value in dtype", "exact"), Column("value_class", "class"),
                  Column("equals_zero", "== 0", "text"),
                  Column("equals_smallest_subnormal", "== smallest subnormal", "text")]
-        sections.append(Section("tiny numbers (the seed: 1e-324 == 0.0, 3e-324 == 5e-324)",
-                                fcols, [{**f.__dict__,
-                                         "equals_zero": "yes" if f.equals_zero else "no",
-                                         "equals_smallest_subnormal":
-                                             "yes" if f.equals_smallest_subnormal else "no"}
-                                        for f in facts]))
-    notes = [sum_caption(settings),
-             "shifted: m = max(x), so the term exp(m − m) = exp(0) = 1 is in the sum: "
-             "Σ exp(x − m) ≥ 1, the log never sees 0, and LSE = m + log(Σ) cannot underflow"]
+        report.sections.append(Section(
+            "tiny numbers (the seed: 1e-324 == 0.0, 3e-324 == 5e-324)", fcols,
+            [{**f.__dict__, "equals_zero": "yes" if f.equals_zero else "no",
+              "equals_smallest_subnormal": "yes" if f.equals_smallest_subnormal else "no"}
+             for f in facts]))
+    report.notes.append("shifted: m = max(x), so the term exp(m − m) = exp(0) = 1 is in the sum: "
+                        "Σ exp(x − m) ≥ 1, the log never sees 0, and LSE = m + log(Σ) cannot "
+                        "underflow")
     if demo:
-        notes.insert(0, "no values given: demonstrating LSE(-800, -900) and the tiny-number "
-                        "facts; pass values to explore your own")
-    extra: dict[str, Any] = {"settings": settings.as_json(),
-                             "inputs": inputs_json(numbers, rounded), "terms": terms}
-    if demo:
-        extra["tiny"] = facts
-    return Report("underflow", rows, sections, notes, extra)
+        report.notes.insert(0, "no values given: demonstrating LSE(-800, -900) and the "
+                               "tiny-number facts; pass values to explore your own")
+    return report

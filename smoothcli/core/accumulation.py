@@ -92,9 +92,10 @@ class Accumulation:
             return out.reshape(np.shape(value)) if np.ndim(value) else out[0]
         return np.asarray(value).astype(dtype) if np.ndim(value) else dtype.type(value)
 
-    def sum(self, terms):
+    def sum(self, terms, ws=None):
         """Sum a 1-D numpy array of terms by this rule, in the accumulation dtype of their
-        dtype (the terms' own dtype unless ``acc`` is wider)."""
+        dtype (the terms' own dtype unless ``acc`` is wider).  ``ws``: the engine's workspace,
+        whose buffer then holds the partial sums of the sequential rule."""
         import numpy as np
 
         acc = self.acc_dtype(terms.dtype.name)
@@ -107,7 +108,8 @@ class Accumulation:
         if self.order == SEQUENTIAL:
             # ufunc.accumulate stores each partial sum in the array's dtype before the next
             # addition, so this is the strict recurrence s_i = fl(s_{i-1} + t_i).
-            return np.add.accumulate(terms)[-1]
+            out = None if ws is None else ws.get("partial_sums", terms.dtype, terms.size)
+            return np.add.accumulate(terms, out=out)[-1]
         return np.add.reduce(terms, dtype=terms.dtype)
 
 

@@ -39,6 +39,7 @@ from typing import Any, BinaryIO, Sequence
 from smoothcli.core.errors import InputError
 from smoothcli.core.limits import check_row_length, check_text_size, read_limited
 from smoothcli.core.numbers import Number, parse_number
+from smoothcli.core.rounding import round_to_odd_float32
 
 #: 1-D inputs up to this many numbers are shown element by element (issue-2 output); larger inputs
 #: and every 2-D input are summarised as a batch.
@@ -67,6 +68,7 @@ class Batch:
     axis: int
     data: Any  # 2-D numpy array: float for npy, float64 (nearest to each decimal) for text
     exact_fixes: dict = field(default_factory=dict)  # flat (row, col) -> Fraction, see module doc
+    numbers: list | None = None  # one decimal row kept exactly (smoothcli.engine.sources)
 
     @property
     def rows(self) -> int:
@@ -114,30 +116,6 @@ class Batch:
 
 
 _NUMPY_FLOATS = ("float16", "float32", "float64")
-
-
-def round_to_odd_float32(x):
-    """float64 values rounded to float32 *to odd*: exact values stay, inexact ones become the
-    neighbour whose last significand bit is 1 (beyond float32's range: its largest finite value,
-    whose last bit is 1).  Rounding that result to nearest in any format of at most 22 bits is a
-    single correct rounding of x (Boldo & Melquiond, "Emulation of FMA and correctly rounded sums:
-    proved algorithms using rounding to odd", IEEE TC 2008)."""
-    import numpy as np
-
-    x = np.asarray(x, dtype=np.float64)
-    with np.errstate(over="ignore", invalid="ignore"):
-        y = x.astype(np.float32)
-        inexact = (y.astype(np.float64) != x) & ~np.isnan(x)
-        if not inexact.any():
-            return y
-        big = np.float32(np.finfo(np.float32).max)
-        over = inexact & np.isinf(y)
-        y[over] = np.copysign(big, x[over]).astype(np.float32)
-        even = inexact & ~over & ((y.view(np.uint32) & 1) == 0)
-        # the other neighbour of x: one step from y towards x
-        toward = np.where(x[even] > y[even], np.inf, -np.inf).astype(np.float32)
-        y[even] = np.nextafter(y[even], toward)
-    return y
 
 
 def _one_line(e: BaseException) -> str:
@@ -244,8 +222,6 @@ def _from_array(arr, source: str, axis: int) -> list[Number] | Batch:
     if arr.ndim == 1:
         _check_axis(axis, 1, source)
         check_row_length(arr.size, source)  # issue 6: memory grows with the row
-        if arr.size <= ELEMENTWISE_LIMIT:
-            return [Number.from_float(float(v)) for v in np.asarray(arr, dtype=np.float64)]
         data = arr.reshape(1, -1)
         return Batch(source, "npy", stored, shape, -1, data)
     ax = _check_axis(axis, 2, source)
@@ -293,8 +269,10 @@ def from_text(data: bytes, source: str, axis: int = -1) -> list[Number] | Batch:
     if len(lines) == 1 or counts == {1}:
         tokens = [t for _, ts in lines for t in ts]
         _check_axis(axis, 1, source)
-        if len(tokens) <= ELEMENTWISE_LIMIT:
-            return [parse_number(t) for t in tokens]
+        if len(tokens) <= ELEMENTWISE_LIMIT:  # kept exactly: "changed" compares with decimals
+            from smoothcli.engine.sources import arguments
+
+            return arguments([parse_number(t) for t in tokens], source)
         grid = [tokens]
     else:
         if len(counts) > 1:

@@ -163,71 +163,6 @@ def ordinal(v: float, fmt: FloatFormat) -> int | None:
 
 # --- references ----------------------------------------------------------------------------------
 
-def _differences(values: Sequence[float]) -> tuple[int, float, tuple[Fraction, ...]] | None:
-    """(k, m, y − m) with m = y_k = max y, the differences exact; None unless all are finite."""
-    if not values or not all(math.isfinite(v) for v in values):
-        return None
-    k = max(range(len(values)), key=lambda i: values[i])
-    m = values[k]
-    fm = Fraction(m)
-    return k, m, tuple(Fraction(v) - fm for v in values)
-
-
-class LseReferences:
-    """Exact LSE of rounded inputs, sharing log1p(Σ exp(y_i − m)) between inputs with equal
-    differences y_i − m (see the module docstring)."""
-
-    def __init__(self) -> None:
-        self._tails: dict[tuple, Any] = {}
-        self._full: dict[tuple, Any] = {}
-
-    def __call__(self, values: Sequence[float]) -> Any:
-        from smoothcli.reference.exact import converge, lse_reference
-
-        key = _key(values)
-        if key in self._full:
-            return self._full[key]
-        split = _differences(values)
-        if split is None:
-            ref = lse_reference(values)
-        else:
-            k, m, d = split
-            tail = tuple(sorted(q for i, q in enumerate(d) if i != k))
-            ref = converge(lambda: self._at_prec(m, tail))
-        self._full[key] = ref
-        return ref
-
-    def _at_prec(self, m: float, tail: tuple[Fraction, ...]):
-        import mpmath
-
-        from smoothcli.reference.exact import to_mpf
-
-        key = (tail, mpmath.mp.prec)
-        t = self._tails.get(key)
-        if t is None:
-            # log1p keeps the full relative accuracy of a tiny tail (as in lse_at_prec)
-            t = mpmath.log1p(mpmath.fsum(mpmath.exp(to_mpf(q)) for q in tail))
-            self._tails[key] = t
-        return mpmath.fadd(m, t, exact=True)  # exact: no rounding between m and the tail
-
-
-class SoftmaxReferences:
-    """Exact softmax of rounded inputs, cached by the exact differences y − max y
-    (softmax(y) = softmax(y − m) is an identity, and y − m is computed without rounding)."""
-
-    def __init__(self) -> None:
-        self._cache: dict[tuple, Any] = {}
-
-    def __call__(self, values: Sequence[float]) -> list:
-        from smoothcli.reference.exact import softmax_reference
-
-        split = _differences(values)
-        key: tuple = ("d", split[2]) if split is not None else ("v", _key(values))
-        if key not in self._cache:
-            self._cache[key] = softmax_reference(list(split[2]) if split is not None else values)
-        return self._cache[key]
-
-
 class ExpReferences:
     """exp(y) of each rounded input, converged one element at a time and cached by value."""
 
@@ -246,6 +181,76 @@ class ExpReferences:
                 self._cache[key] = converge(lambda v=v: mpmath.exp(mpmath.mpf(v)))
             out.append(self._cache[key])
         return out
+
+
+def _worst(xs) -> float:
+    """The largest value, NaN if any is NaN (a NaN error must not hide behind a max)."""
+    xs = list(xs)
+    if any(math.isnan(x) for x in xs):
+        return math.nan
+    return max(xs) if xs else 0.0
+
+
+class SweepBatch:
+    """The points of a sweep as a batch of rows for the engine: row j holds the exact inputs
+    x_i + c_j (or c_j·x_i), which :meth:`rounded` rounds once, correctly, to a dtype."""
+
+    kind, stored, axis = "sweep", "decimal", -1
+    numbers = None
+
+    def __init__(self, numbers: Sequence[Number], sweep: Sweep, grid: Sequence[Fraction]):
+        import numpy as np
+
+        self.source = f"sweep {sweep.formula}"
+        self.exact = [[sweep.apply(x, c) for x in numbers] for c in grid]
+        self.shape = (len(grid), len(numbers))
+        self.data = np.array([[_nearest(v) for v, _ in row] for row in self.exact],
+                             dtype=np.float64)
+        # inputs with no float64 value: changed by rounding to any dtype
+        self.exact_fixes = {(i, j): v for i, row in enumerate(self.exact)
+                            for j, (v, _) in enumerate(row)
+                            if isinstance(v, Fraction) and Fraction(self.data[i, j]) != v}
+
+    @property
+    def rows(self) -> int:
+        return self.shape[0]
+
+    @property
+    def n(self) -> int:
+        return self.shape[1]
+
+    def describe(self) -> str:
+        return self.source
+
+    def rounded(self, i: int, fmt: FloatFormat, out=None):
+        import numpy as np
+
+        from smoothcli.core.rounding import round_fraction
+
+        vals = []
+        for v, negative in self.exact[i]:
+            if isinstance(v, Fraction):
+                vals.append(round_fraction(v, fmt, negative=negative))
+            elif math.isinf(v) and not fmt.has_inf:
+                vals.append(math.nan)
+            else:
+                vals.append(float(v))
+        arr = np.array(vals, dtype=np.float64).astype(fmt.np)
+        if out is None:
+            return arr
+        out[...] = arr
+        return out
+
+
+def _nearest(v: Any) -> float:
+    """The float64 nearest to an exact input; beyond float64's range, its largest finite value
+    of that sign (so that an input the dtype rounds to inf counts as changed, overflowed)."""
+    if not isinstance(v, Fraction):
+        return float(v)
+    big = Fraction(2) ** 1024 - Fraction(2) ** 970  # where float64 rounds to inf
+    if abs(v) >= big:
+        return math.copysign(1.7976931348623157e308, v)
+    return float(v)
 
 
 def _key(values: Sequence[float]) -> tuple:
@@ -290,65 +295,70 @@ class Kernel:
         raise NotImplementedError
 
     def status(self, inputs, fmt: FloatFormat, name: str, acc: Accumulation) -> str:
-        """The flags alone (no reference needed: the exact value of finite inputs is finite)."""
-        from smoothcli.measure.errors import flags
+        raise NotImplementedError
 
-        trace = self.methods[name](inputs.array, acc)
-        fl = flags(inputs.array, trace.terms, trace.sumexp, trace.value, ref_is_nan=False,
-                   ref_finite=True, fmt=fmt)
-        return status_text(fl.overflow, fl.underflow, fl.nan)
-
-
-class LseKernel(Kernel):
-    name = "lse"
-
-    def __init__(self) -> None:
-        from smoothcli.methods.registry import LSE_METHODS
-
-        self.methods = LSE_METHODS
-
-    def references(self):
-        return LseReferences()
-
-    def evaluate(self, inputs, fmt, names, acc, ref):
-        from smoothcli.engine.pipeline import evaluate_lse_like
-
-        return [PointResult(r.value, r.reference, r.ulp_error, _row_bits(r, r.value, ref, fmt),
-                            r.overflow, r.underflow, r.nan)
-                for r in evaluate_lse_like(inputs, fmt, self.methods, names, acc, ref)]
-
-
-def _has_bits(row: Any) -> bool:
-    """The pipeline's rows carry Herbie's bits already (issue 4's annotate_*), NaN only when
-    the exact value is NaN."""
-    return not math.isnan(getattr(row, "bits", math.nan))
-
-
-def _row_bits(row: Any, value: float, ref: Any, fmt: FloatFormat) -> float:
-    return row.bits if _has_bits(row) else bits_error(value, ref, fmt)
-
-
-class SoftmaxKernel(Kernel):
-    name = "softmax"
-
-    def __init__(self) -> None:
-        from smoothcli.methods.registry import SOFTMAX_METHODS
-
-        self.methods = SOFTMAX_METHODS
-
-    def references(self):
-        return SoftmaxReferences()
-
-    def evaluate(self, inputs, fmt, names, acc, ref):
-        from smoothcli.engine.pipeline import _worst, evaluate_softmax_like
-
-        out = []
-        for r in evaluate_softmax_like(inputs, fmt, self.methods, names, acc, ref):
-            bits = r.bits if _has_bits(r) else _worst(
-                bits_error(v, e, fmt) for v, e in zip(r.value, ref))
-            out.append(PointResult(r.value, r.reference, r.ulp_error, bits, r.overflow,
-                                   r.underflow, r.nan))
+    def points(self, numbers: Sequence[Number], sweep: Sweep, grid: Sequence[Fraction],
+               fmt: FloatFormat, names: Sequence[str], acc: Accumulation
+               ) -> dict[str, list[PointResult]]:
+        """Every method at every point of the grid (elementwise functions: point by point)."""
+        refs = self.references()
+        out: dict[str, list[PointResult]] = {n: [] for n in names}
+        for c in grid:
+            inputs = round_point(numbers, sweep, c, fmt)
+            for name, res in zip(names, self.evaluate(inputs, fmt, names, acc,
+                                                      refs(inputs.values))):
+                out[name].append(res)
         return out
+
+    def point_status(self, numbers: Sequence[Number], sweep: Sweep, c: Fraction,
+                     fmt: FloatFormat, name: str, acc: Accumulation) -> str:
+        return self.status(round_point(numbers, sweep, c, fmt), fmt, name, acc)
+
+
+class EngineKernel(Kernel):
+    """LSE or softmax: every point of the sweep is a row of one batch (:class:`SweepBatch`)
+    evaluated by the one engine (:mod:`smoothcli.engine.evaluate`), with its rounding,
+    reference, errors and flags — a sweep point reports exactly what ``smooth lse`` or
+    ``smooth softmax`` reports for the same numbers."""
+
+    def __init__(self, kind: str) -> None:
+        from smoothcli.methods.registry import LSE_METHODS, SOFTMAX_METHODS
+
+        self.name = kind
+        self.methods = SOFTMAX_METHODS if kind == "softmax" else LSE_METHODS
+
+    def points(self, numbers: Sequence[Number], sweep: Sweep, grid: Sequence[Fraction],
+               fmt: FloatFormat, names: Sequence[str], acc: Accumulation
+               ) -> dict[str, list[PointResult]]:
+        from smoothcli.engine.evaluate import Plan, evaluate
+
+        ev = evaluate(Plan(self.name, [fmt], list(names), acc, elements=True),
+                      SweepBatch(numbers, sweep, grid))
+        out: dict[str, list[PointResult]] = {}
+        for ser in ev.series:
+            a = ser.arrays
+            pts = []
+            for j in range(ev.rows):
+                if ser.vector:
+                    el = ser.elements[j]
+                    value, reference = el["value"].tolist(), el["reference"].tolist()
+                else:
+                    value, reference = float(a["value"][j]), float(a["reference"][j])
+                pts.append(PointResult(value, reference, float(a["ulp_error"][j]),
+                                       float(a["bits"][j]), bool(a["overflow"][j]),
+                                       bool(a["underflow"][j]), bool(a["nan"][j])))
+            out[ser.method] = pts
+        return out
+
+    def point_status(self, numbers: Sequence[Number], sweep: Sweep, c: Fraction,
+                     fmt: FloatFormat, name: str, acc: Accumulation) -> str:
+        """The flags alone at c (no reference: the exact value of finite inputs is finite)."""
+        from smoothcli.engine.evaluate import Plan, evaluate
+
+        ev = evaluate(Plan(self.name, [fmt], [name], acc, measure=False),
+                      SweepBatch(numbers, sweep, [c]))
+        a = ev.series[0].arrays
+        return status_text(bool(a["overflow"][0]), bool(a["underflow"][0]), bool(a["nan"][0]))
 
 
 class ExpKernel(Kernel):
@@ -380,7 +390,6 @@ class ExpKernel(Kernel):
 
     def evaluate(self, inputs, fmt, names, acc, ref):
         from smoothcli.measure.errors import errors
-        from smoothcli.engine.pipeline import _worst
 
         out = []
         for name in names:
@@ -434,7 +443,7 @@ class PointwiseKernel(Kernel):
         return refs
 
     def _run(self, inputs, fmt: FloatFormat, name: str, ref: list):
-        from smoothcli.measure.errors import pointwise_flags
+        from smoothcli.measure.flags import pointwise_flags
 
         trace = self.methods[name](inputs.array)
         values = [float(v) for v in trace.value]
@@ -445,7 +454,6 @@ class PointwiseKernel(Kernel):
 
     def evaluate(self, inputs, fmt, names, acc, ref):
         from smoothcli.measure.errors import errors
-        from smoothcli.engine.pipeline import _worst
 
         out = []
         for name in names:
@@ -465,10 +473,8 @@ class PointwiseKernel(Kernel):
 
 def get_kernel(function: str) -> Kernel:
     key = function.strip().lower().replace("-", "_")
-    if key == "lse":
-        return LseKernel()
-    if key == "softmax":
-        return SoftmaxKernel()
+    if key in ("lse", "softmax"):
+        return EngineKernel(key)
     if key == "exp":
         return ExpKernel()
     if key in _pointwise_names():
@@ -588,13 +594,7 @@ def run_sweep(function: str, numbers: Sequence[Number], sweep: Sweep, formats: S
     cs = [float(c) for c in grid]
     series: list[SweepSeries] = []
     for fmt in formats:
-        refs = kernel.references()
-        per_method: dict[str, list[PointResult]] = {n: [] for n in names}
-        for c in grid:
-            inputs = round_point(numbers, sweep, c, fmt)
-            ref = refs(inputs.values)
-            for name, res in zip(names, kernel.evaluate(inputs, fmt, names, acc, ref)):
-                per_method[name].append(res)
+        per_method = kernel.points(numbers, sweep, grid, fmt, names, acc)
         for name in names:
             pts = per_method[name]
             s = _series(kernel.name, fmt, name, unit, cs, pts, acc)
@@ -611,8 +611,7 @@ def round_point(numbers: Sequence[Number], sweep: Sweep, c: Fraction, fmt: Float
     """The inputs at c in ``fmt``: each exact x_i + c (or c·x_i) rounded once, correctly."""
     import numpy as np
 
-    from smoothcli.engine.pipeline import RoundedInputs
-    from smoothcli.core.rounding import round_fraction
+    from smoothcli.core.rounding import RoundedInputs, round_fraction
 
     values = []
     for x in numbers:
@@ -629,7 +628,6 @@ def round_point(numbers: Sequence[Number], sweep: Sweep, c: Fraction, fmt: Float
 
 def _series(function: str, fmt: FloatFormat, name: str, unit: str, cs: list[float],
             pts: list[PointResult], acc: Accumulation) -> SweepSeries:
-    from smoothcli.engine.pipeline import _worst
 
     ulps = [p.ulp_error for p in pts]
     bits = [p.bits for p in pts]
@@ -645,7 +643,6 @@ def _series(function: str, fmt: FloatFormat, name: str, unit: str, cs: list[floa
 
 
 def _segments(cs: list[float], pts: list[PointResult]) -> list[Segment]:
-    from smoothcli.engine.pipeline import _worst
 
     out: list[Segment] = []
     start = 0
@@ -670,8 +667,8 @@ def _refine(kernel: Kernel, numbers: Sequence[Number], sweep: Sweep, fmt: FloatF
     seen (the sweep samples c)."""
 
     def state(c: Fraction):
-        inputs = round_point(numbers, sweep, c, fmt)
-        return inputs, kernel.status(inputs, fmt, name, acc)
+        return round_point(numbers, sweep, c, fmt), kernel.point_status(numbers, sweep, c, fmt,
+                                                                        name, acc)
 
     lo, hi = grid[j], grid[j + 1]
     (in_lo, s_lo), (in_hi, s_hi) = state(lo), state(hi)

@@ -160,11 +160,15 @@ def rule_text(kind: str, method: str) -> str:
     return (f"BHH Thm {thm} ({what}{', by analogy' if analogy else ''}): {_FORMULA[thm]}")
 
 
-def bound_coefficient(thm: str, xs: Sequence[float], y: float) -> float:
-    """The leading-order bound of theorem ``thm`` in units of u (see the module table)."""
-    n = len(xs)
-    lo, hi = min(xs), max(xs)
-    spread = max(abs(x - y) for x in xs)
+def bound_coefficient(thm: str, xs: Any, y: float) -> float:
+    """The leading-order bound of theorem ``thm`` in units of u (see the module table);
+    ``xs`` the dtype-rounded inputs (a float64 array), ``y`` = LSE(xs)."""
+    import numpy as np
+
+    xs = np.asarray(xs, dtype=np.float64)
+    n = xs.size
+    lo, hi = float(xs.min()), float(xs.max())
+    spread = max(abs(hi - y), abs(lo - y))  # max_i |x_i − y|, at an end of the range
     with_y = abs(y + n - lo)
     if thm == "3.2":
         return 1 + (n + 1) / abs(y) if y != 0 else math.inf
@@ -189,51 +193,39 @@ class BoundCheck:
     rule: str  # which rule, and what happened
 
 
-def check_lse(method: str, xs: Sequence[float], ref: Any, value: float, rel_error: float,
+def check_lse(method: str, xs: Any, ref: Any, value: float, rel_error: float,
               fmt: FloatFormat, correctly_rounded: bool = False) -> BoundCheck:
     """The bound of an LSE row against its measured relative error |ŷ − y|/(u|y|)."""
     import mpmath
+    import numpy as np
 
     u = float(fmt.unit_roundoff)
     err_u = rel_error / u
     rule = rule_text("lse", method)
     if not rule:
         return BoundCheck(math.nan, err_u, False, "no bound for this method")
-    if not all(math.isfinite(x) for x in xs) or not mpmath.isfinite(ref):
+    if not np.isfinite(xs).all() or not mpmath.isfinite(ref):
         return BoundCheck(math.nan, err_u, False, rule + " — n/a: non-finite input or result")
     return _verdict(_LSE[method][0], xs, float(ref), err_u, math.isnan(value), rule,
                     correctly_rounded)
 
 
-def check_softmax(method: str, xs: Sequence[float], ref: Sequence[Any],
-                  values: Sequence[float], abs_errors: Sequence[float],
-                  fmt: FloatFormat, correctly_rounded: bool = False) -> BoundCheck:
-    """The bound of a softmax row against max_i |ĝ_i − g_i| / (u·max_i g_i)."""
+def check_softmax(method: str, xs: Any, lse: Any, top: float, worst_abs: float,
+                  nan_out: bool, fmt: FloatFormat, correctly_rounded: bool = False) -> BoundCheck:
+    """The bound of a softmax row against max_i |ĝ_i − g_i| / (u·max_i g_i); ``lse`` is the
+    exact LSE of the inputs (an mpf), ``top`` the largest exact softmax element."""
     import mpmath
+    import numpy as np
 
     u = float(fmt.unit_roundoff)
     rule = rule_text("softmax", method)
-    finite = all(math.isfinite(x) for x in xs) and all(mpmath.isfinite(g) for g in ref)
-    top = max(float(g) for g in ref) if finite and ref else math.nan
-    worst = math.nan if any(math.isnan(e) for e in abs_errors) else max(abs_errors, default=0.0)
-    err_u = worst / (u * top) if finite and top > 0 else math.nan
+    finite = bool(np.isfinite(xs).all()) and bool(mpmath.isfinite(lse)) and math.isfinite(top)
+    err_u = worst_abs / (u * top) if finite and top > 0 else math.nan
     if not rule:
         return BoundCheck(math.nan, err_u, False, "no bound for this method")
     if not finite:
         return BoundCheck(math.nan, err_u, False, rule + " — n/a: non-finite input or result")
-    y = _lse_from_softmax(xs, ref)
-    nan_out = any(math.isnan(v) for v in values)
-    return _verdict(_SOFTMAX[method][0], xs, y, err_u, nan_out, rule, correctly_rounded)
-
-
-def _lse_from_softmax(xs: Sequence[float], ref: Sequence[Any]) -> float:
-    """y = LSE(x) from the exact softmax: g_k = exp(x_k − y) at the largest x_k, so
-    y = x_k − log(g_k), with g_k ≥ 1/n (no underflow, no cancellation that matters for a bound)."""
-    import mpmath
-
-    k = max(range(len(xs)), key=lambda i: xs[i])
-    with mpmath.workprec(max(ref[k].context.prec, 128)):
-        return float(mpmath.mpf(xs[k]) - mpmath.log(ref[k]))
+    return _verdict(_SOFTMAX[method][0], xs, float(lse), err_u, nan_out, rule, correctly_rounded)
 
 
 def _verdict(thm: str, xs: Sequence[float], y: float, err_u: float, nan_out: bool,
@@ -252,51 +244,6 @@ def _verdict(thm: str, xs: Sequence[float], y: float, err_u: float, nan_out: boo
         why = "the result is NaN" if nan_out else f"measured {err_u:.3g}·u > bound {b:.3g}·u"
         rule = f"exceeds {rule} — {why}"
     return BoundCheck(b, err_u, bool(exceeds), rule)
-
-
-# ------------------------------------------------------------------------------------------
-# the hook the pipeline calls on every evaluated row
-
-
-def annotate_lse(row: Any, inputs: Any, fmt: FloatFormat, ref: Any, acc: Any) -> Any:
-    """Fill an LSE-like row's ``bits``, ``bound``, ``error_u``, ``exceeds_bound``,
-    ``bound_rule`` and ``acc_dtype`` (and the online normaliser's accumulation text)."""
-    row.bits = bits(row.value, ref, fmt)
-    chk = check_lse(row.method, inputs.values, ref, row.value, row.rel_error, fmt,
-                    row.bits == 0)
-    _apply(row, chk, fmt, acc)
-    return row
-
-
-def annotate_softmax(row: Any, inputs: Any, fmt: FloatFormat, ref: Sequence[Any], acc: Any) -> Any:
-    """As :func:`annotate_lse` for a softmax row (``bits`` is the worst element's, the
-    per-element values are in ``element_bits``)."""
-    seen: dict = {}  # softmax of n equal inputs has one reference value n times
-    row.element_bits = []
-    for v, r in zip(row.value, ref):
-        key = (v, getattr(r, "_mpf_", None) or str(r))
-        if key not in seen:
-            seen[key] = bits(v, r, fmt)
-        row.element_bits.append(seen[key])
-    row.bits = _worst(row.element_bits)
-    chk = check_softmax(row.method, inputs.values, ref, row.value, row.abs_errors, fmt,
-                        row.bits == 0)
-    _apply(row, chk, fmt, acc)
-    return row
-
-
-def _apply(row: Any, chk: BoundCheck, fmt: FloatFormat, acc: Any) -> None:
-    row.bound, row.error_u, row.exceeds_bound, row.bound_rule = (
-        chk.bound, chk.error_u, chk.exceeds, chk.rule)
-    if acc is not None and row.method not in ("scipy", "torch"):
-        row.acc_dtype = acc.acc_dtype(fmt.name)
-        row.accumulation = acc.describe(fmt.name, row.method)
-
-
-def _worst(xs: Sequence[float]) -> float:
-    if any(math.isnan(x) for x in xs):
-        return math.nan
-    return max(xs, default=0.0)
 
 
 # ------------------------------------------------------------------------------------------
@@ -354,3 +301,80 @@ def accumulation_caption(rows: Sequence[Any]) -> str | None:
                      "exp(x_j − m_j) of Milakov & Gimelshein (2018), left to right, every step "
                      "rounded (--sum does not apply)")
     return "\n".join(parts) if parts else None
+
+
+# ------------------------------------------------------------------------------------------
+# bits of error of a whole vector at once
+
+
+def cast_exact(values: Any, fmt: FloatFormat) -> Any:
+    """float64 ``values`` rounded once, correctly, to ``fmt`` (a numpy array of that dtype).
+
+    numpy rounds float64 to float16/float32 correctly; ml_dtypes goes through float32 and can
+    round twice, so those formats are first rounded to odd in float32 (Boldo & Melquiond 2008:
+    RN_p(RO_24(x)) = RN_p(x) for p + 2 <= 24)."""
+    import numpy as np
+
+    from smoothcli.core.formats import ML_DTYPES
+    from smoothcli.core.rounding import round_to_odd_float32
+
+    with np.errstate(over="ignore", invalid="ignore"):
+        if fmt.name in ML_DTYPES:
+            return round_to_odd_float32(values).astype(fmt.np)
+        return np.asarray(values, dtype=np.float64).astype(fmt.np)
+
+
+def ordinals(values: Any) -> Any:
+    """:func:`ordinal` of every element of an array of a format's own dtype, as int64: the bit
+    pattern read as sign and magnitude (IEEE 754 §3.4 orders the encodings that way: 0, the
+    subnormals, the normals, then inf; float8_e4m3fn's largest pattern below NaN is 448)."""
+    import numpy as np
+
+    a = np.asarray(values)
+    bits = a.view({1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[a.dtype.itemsize])
+    sign = np.array(1, dtype=bits.dtype) << (8 * a.dtype.itemsize - 1)
+    mag = (bits & ~sign).astype(np.int64) if a.dtype.itemsize < 8 else (
+        (bits & ~sign).view(np.int64))
+    return np.where((bits & sign) != 0, -mag, mag)
+
+
+def element_bits(values: Any, ref_hi: Any, ref_lo: Any, ref_nan: Any, fmt: FloatFormat) -> Any:
+    """Herbie's bits of error of every element (as :func:`bits`), vectorised.
+
+    ``ref_hi + ref_lo`` is the exact reference (``ref_lo`` may be None), ``ref_nan`` marks the
+    elements whose exact value is NaN.  The correctly rounded reference is fl(hi + lo) for
+    float64 (the sum of two doubles is rounded once), else hi rounded to the format, corrected
+    where hi sits exactly on one of the format's midpoints and lo decides the side."""
+    import numpy as np
+
+    v = np.asarray(values)
+    if v.dtype != fmt.np:  # a peer's wider result: stored in the user's array of the dtype
+        v = cast_exact(v.astype(np.float64), fmt)
+    hi = np.asarray(ref_hi, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        if fmt.precision >= 53:
+            r = hi + ref_lo if ref_lo is not None else hi.copy()
+            r = r.astype(fmt.np)
+        else:
+            r = cast_exact(hi, fmt)
+            if ref_lo is not None:
+                back = r.astype(np.float64)
+                # hi on a midpoint of fmt: ties-to-even chose one side; lo says the other
+                up = (hi > back) & (ref_lo > 0)
+                down = (hi < back) & (ref_lo < 0)
+                for mask, toward in ((up, np.inf), (down, -np.inf)):
+                    idx = np.flatnonzero(mask)
+                    if idx.size:
+                        nxt = np.nextafter(r[idx], np.full(idx.size, toward, dtype=fmt.np))
+                        mid = (back[idx] + nxt.astype(np.float64)) / 2  # exact in float64
+                        on = hi[idx] == mid
+                        r[idx[on]] = nxt[on]
+        if not fmt.has_inf:
+            r[np.isinf(hi)] = np.nan
+    a, b = ordinals(v), ordinals(r)
+    v_nan, r_nan = np.isnan(v.astype(np.float64)), np.isnan(r.astype(np.float64))
+    out = np.log2(1.0 + np.abs(a - b).astype(np.float64))
+    out[v_nan != r_nan] = float(width(fmt))
+    out[v_nan & r_nan] = 0.0
+    out[np.asarray(ref_nan, dtype=bool)] = math.nan
+    return out

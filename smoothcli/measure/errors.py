@@ -7,13 +7,10 @@ the high-precision reference, so they are not themselves polluted by float64 rou
 * ulp_error = abs_error / ulp(ref), ulp(ref) the spacing of the *target* dtype at ref
   (:meth:`smoothcli.core.formats.FloatFormat.ulp`).  A correctly rounded result has ulp_error <= 0.5.
 
-Flags (see README, "The evaluation model"):
-
-* overflow:  an intermediate (an exponential, the sum, the result) is ±inf although the exact
-  value is finite;
-* underflow: the computed sum of exponentials is zero or subnormal although the exact sum is not
-  zero — the log then sees garbage; ``flushed`` counts the exp terms rounded to zero;
-* nan: the result is NaN although the exact value is not.
+Scalar results are measured exactly with mpmath (:func:`errors`); vector results (softmax)
+element by element with numpy against the reference's (hi, lo) pair (:func:`element_errors`),
+which is exact up to the final rounding of each error to float64.  The flags are
+:mod:`smoothcli.measure.flags`'.
 """
 
 from __future__ import annotations
@@ -66,93 +63,134 @@ def ulp_exponent(ref: Any, fmt: FloatFormat) -> int:
     return max(e, fmt.emin) - fmt.precision + 1
 
 
-@dataclass(frozen=True)
-class Flags:
-    overflow: bool
-    underflow: bool
-    nan: bool
-    flushed: int  # exp terms of finite inputs computed as 0
+# --- vector results (softmax): every element against the reference's (hi, lo) pair ---------------
 
-
-def flags(x, terms, sumexp, value, ref_is_nan, ref_finite, fmt: FloatFormat) -> Flags:
-    """Read the flags off one evaluation (x: the dtype inputs; terms/sumexp/value: as computed).
-
-    ``ref_is_nan`` / ``ref_finite`` describe the exact result (for softmax: of every element)."""
+def ulp_scale(ref: Any, fmt: FloatFormat, ws: Any, tag: str):
+    """k_i with ulp_fmt(y_i) = 2**-k_i, for the reference softmax y = hi + lo (exact binade:
+    a hi that is a power of two with lo < 0 belongs to the binade below)."""
     import numpy as np
 
-    x64 = x.astype(np.float64)
-    t64 = np.asarray(terms).astype(np.float64)
-    v64 = np.asarray(value).astype(np.float64)
-    s = float(sumexp)
-    finite_in = np.isfinite(x64)
-    has_nan_in = bool(np.isnan(x64).any())
-    has_posinf_in = bool((x64 == np.inf).any())
-    flushed = int(np.count_nonzero(t64[finite_in] == 0))
-    if has_nan_in:  # the exact value is NaN: nothing can be flagged as going wrong
-        return Flags(False, False, False, flushed)
-    overflow = bool(np.isinf(t64[finite_in]).any())
-    if not has_posinf_in:
-        overflow |= math.isinf(s)
-        # A result of ±inf from a nonzero sum is an overflow (m + log Σ beyond the dtype's max);
-        # log(0) = -inf is the underflow's doing and is flagged as underflow, not overflow.
-        if ref_finite and s != 0:
-            overflow |= bool(np.isinf(v64).any())
-    if not fmt.has_inf:
-        # float8_e4m3fn has no infinity: an exp, sum or result that overflows is NaN
-        # (ml_dtypes).  From finite inputs NaN arises no other way, except 0/0 of a flushed
-        # sum, which is the underflow's doing.
-        overflow |= bool(np.isnan(t64[finite_in]).any()) or math.isnan(s)
-        if ref_finite and s != 0:
-            overflow |= bool(np.isnan(v64).any())
-    # The sum lives in the accumulation dtype (--acc): judge its underflow there.
-    from smoothcli.core.formats import FORMATS
-
-    sfmt = FORMATS.get(getattr(getattr(sumexp, "dtype", None), "name", ""), fmt)
-    exact_sum_nonzero = bool((x64 > -np.inf).any())
-    underflow = exact_sum_nonzero and not has_posinf_in and (
-        s == 0 or abs(s) < float(sfmt.smallest_normal))
-    nan = bool(np.isnan(v64).any()) and not ref_is_nan
-    return Flags(bool(overflow), bool(underflow), nan, flushed)
+    hi, lo = ref.softmax_hi, ref.softmax_lo
+    n = hi.size
+    ex = ws.get("k_ex" + tag, np.int32, n)
+    if ref.frexp is not None:  # fastref already split hi into mantissas and exponents
+        mant = ref.frexp[0]
+        np.subtract(ref.frexp[1], 1, out=ex)
+    else:
+        mant = ws.get("k_mant", np.float64, n)
+        np.frexp(hi, out=(mant, ex))
+        np.subtract(ex, 1, out=ex)  # floor(log2 |hi|)
+    if lo is not None:
+        ex -= ((mant == 0.5) & (lo < 0)).astype(np.int32)
+    if ref.has_zero is None:
+        ref.has_zero = bool((hi == 0).any())
+    if ref.has_zero:
+        ex[hi == 0] = fmt.emin
+    np.maximum(ex, fmt.emin, out=ex)
+    np.subtract(fmt.precision - 1, ex, out=ex)  # k = p - 1 - e
+    return ex
 
 
-def pointwise_flags(x: float, exps: Any, steps: Any, value: float, ref: Any,
-                    fmt: FloatFormat) -> Flags:
-    """The flags of one element of an elementwise function (sigmoid, softplus, smooth |x|...).
+def element_errors(value, ref: Any, x64, k, ws: Any, fmt: FloatFormat, v64=None):
+    """Per-element (abs, ULP, rel) errors of a softmax row against the reference, as arrays
+    (workspace buffers).  Same conventions as :func:`smoothcli.measure.errors`; rel is 1 for an
+    element computed as 0 whose exact value is below 2**-1074 (stored as 0 in the reference),
+    and inf if such an element is computed nonzero."""
+    import numpy as np
 
-    ``x`` is the element's input in the dtype, ``exps`` the exponentials its method computed,
-    ``steps`` its other intermediates (1 + e, cosh, ...), ``value`` the result and ``ref`` the
-    exact result (an mpf).  Same three flags as :func:`flags`, read for one element:
+    from smoothcli.reference.fast import TINY_SCALE
 
-    * overflow:  x and the exact result are finite but an intermediate or the result is ±inf
-      (naive σ(−12) in float16: e^12 = inf, so 1/(1 + inf) = 0);
-    * underflow: the result is 0 although the exact result rounds to a nonzero number of the
-      dtype, or subnormal although it rounds to a normal one — a term that carried the result
-      vanished (e^x flushed to 0, or 1 + e^x rounded to 1 before the log).  Not raised when the
-      overflow already explains the loss;
-    * nan: the result is NaN although the exact result is not.
+    n = value.size
+    diff = ws.get("k_diff", np.float64, n)
+    ulp = ws.get("k_work", np.float64, n)
+    rel = ws.get("k_rel", np.float64, n)
+    if v64 is None:  # value widened to float64 (exact), unless the caller has it already
+        v64 = value if value.dtype == np.float64 else ws.get("k_v64", np.float64, n)
+        if v64 is not value:
+            np.copyto(v64, value)
+    tiny = ref.tiny  # elements below 2**-960, kept scaled by 2**1074 (exact, any target)
+    if tiny is not None:  # the scaled copies: |v - y| * 2**TINY_SCALE, exactly
+        idx, hs, ls = tiny
+        ds = np.abs(np.ldexp(v64[idx], TINY_SCALE) - hs - ls)
+        m_s, e_s = np.frexp(hs)
+        e = e_s - 1 - ((m_s == 0.5) & (ls < 0)) - TINY_SCALE  # floor(log2 y)
+        ulp_tiny = np.ldexp(ds, fmt.precision - 1 - np.maximum(e, fmt.emin) - TINY_SCALE)
+        rel_tiny = ds / hs
+    with np.errstate(all="ignore"):
+        np.subtract(v64, ref.softmax_hi, out=diff)
+        if ref.softmax_lo is not None:
+            # |lo| <= 2**-53 |y| is below 2**-29 ULP of a 24-bit format, but an error far
+            # below the ULP (1 − 1.4e-8 computed as 1 in float16) is measured exactly only
+            # with it (the binade, which lo can decide, is ulp_scale's business)
+            np.subtract(diff, ref.softmax_lo, out=diff)
+        np.abs(diff, out=diff)
+        if tiny is not None:
+            diff[idx] = np.ldexp(ds, -TINY_SCALE)
+        np.ldexp(diff, k, out=ulp)
+        if tiny is not None:
+            ulp[idx] = ulp_tiny
+        np.divide(diff, ref.softmax_hi, out=rel)  # softmax references are >= 0
+        if ref.has_zero:
+            zero = ref.softmax_hi == 0
+            exact_zero = zero & (x64 == -np.inf)  # exp(-inf) = 0 exactly: 0/0 counts as 0
+            small = zero & ~exact_zero
+            rel[exact_zero & (diff == 0)] = 0.0
+            rel[small] = np.where(diff[small] == 0, 1.0, np.inf)
+        if tiny is not None:
+            rel[idx] = rel_tiny
+    return diff, ulp, rel
 
-    ``flushed`` counts the exponentials computed as 0 (informational: for x very negative that
-    is the correct rounding)."""
+
+def softmax_errors(value, ref: Any, x64, k, ws: Any, fmt: FloatFormat, v64=None):
+    """(worst abs, worst rel, worst ULP) of one softmax row, NaN when any element is NaN
+    (as issue 2's ``_worst``)."""
+    import numpy as np
+
+    diff, ulp, rel = element_errors(value, ref, x64, k, ws, fmt, v64)
+    return float(np.max(diff)), float(np.max(rel)), float(np.max(ulp))
+
+
+def widened(value, ws: Any):
+    """``value`` as float64 (exact), in a reused buffer unless it is float64 already."""
+    import numpy as np
+
+    if value.dtype == np.float64:
+        return value
+    v = ws.get("k_v64", np.float64, value.size)
+    np.copyto(v, value)
+    return v
+
+
+#: Vectors up to this many elements have their output sum computed exactly (math.fsum).
+EXACT_SUM_MAX = 1 << 14
+
+
+def output_sum(value, ws: Any, v64=None) -> tuple[float, float]:
+    """(Σ of the computed outputs, |Σ − 1|), each rounded once from the exact value.
+
+    ``|fsum − 1|`` would hide a float64 row whose outputs sum to 1 − 1.4e-17 (its fsum rounds
+    to 1.0), so the deviation is summed with the −1 inside: fsum(v + [−1]) is the exact
+    Σ v − 1 rounded once (Shewchuk's algorithm, exact partials).  Long vectors use the
+    exact-high-part sum of :mod:`smoothcli.reference.fast` (exact for float16 outputs; within
+    n²·2**-86 absolute otherwise, Higham ASNA (4.4)) instead of Python's fsum."""
     import mpmath
+    import numpy as np
 
-    from smoothcli.reference.exact import round_mpf
+    from smoothcli.reference.fast import _G64, _split_sum
 
-    def _floats(v):
-        return [float(e) for e in (v if isinstance(v, (list, tuple)) else [v])]
-
-    es, others, v = _floats(exps), _floats(steps), float(value)
-    finite_x = math.isfinite(float(x))
-    flushed = sum(1 for e in es if e == 0) if finite_x else 0
-    if mpmath.isnan(ref) or math.isnan(float(x)):
-        return Flags(False, False, False, flushed)
-    nan = math.isnan(v)
-    ref_finite = bool(mpmath.isfinite(ref))
-    # Without infinities (float8_e4m3fn) an overflowing operation gives NaN instead of inf.
-    big = math.isinf if fmt.has_inf else (lambda t: math.isinf(t) or math.isnan(t))
-    overflow = finite_x and ref_finite and (any(big(e) for e in es + others) or big(v))
-    underflow = False
-    if ref_finite and not overflow and not nan and math.isfinite(v):
-        r = abs(round_mpf(ref, fmt))
-        tiny = float(fmt.smallest_normal)
-        underflow = (v == 0 and r != 0) or (0 < abs(v) < tiny <= r)
-    return Flags(bool(overflow), bool(underflow), bool(nan), flushed)
+    v = widened(value, ws) if v64 is None else v64
+    top = float(v.max())  # NaN propagates; softmax outputs t / s are never negative
+    if not math.isfinite(top):
+        total = float(np.sum(v))
+        return total, (abs(total - 1.0) if not math.isnan(total) else math.nan)
+    if v.size <= EXACT_SUM_MAX or top > 1:  # (the high-part grid assumes |v| <= 1)
+        items = v.tolist()
+        return math.fsum(items), abs(math.fsum(items + [-1.0]))
+    if value.dtype == np.float16 and value.size <= 1 << 28:
+        # float16 values in [0, 1] are multiples of 2**-24: any order of float64 additions of
+        # at most 2**28 of them is exact (the sum needs at most 28 + 24 bits)
+        total = float(np.sum(v))
+        return total, abs(total - 1.0)
+    H, L = _split_sum(v, _G64, ws, "k_sum")
+    S = mpmath.fadd(H, L, exact=True)
+    return float(S), float(abs(mpmath.fsub(S, 1, exact=True)))

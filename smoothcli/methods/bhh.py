@@ -32,7 +32,7 @@ Method names: the divide forms are called by their LSE method (``naive``, ``shif
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from smoothcli.core.accumulation import Accumulation
 from smoothcli.methods.lse import Trace, lse_naive, lse_shifted, softmax_shifted
@@ -46,7 +46,7 @@ def _top(x):
     return x[k], k
 
 
-def lse_log1p(x, acc: Accumulation) -> Trace:
+def lse_log1p(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
     """BHH Algorithm 4.1, LSE part: a + log1p(Σ_{i≠k} exp(x_i − a))."""
     import numpy as np
 
@@ -69,7 +69,7 @@ def _total(s, acc: Accumulation):
     return s + s.dtype.type(1)
 
 
-def softmax_log1p(x, acc: Accumulation) -> Trace:
+def softmax_log1p(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
     """BHH Algorithm 4.1, softmax part: exp(x_i − a) / (1 + s), with exp(x_k − a) = 1."""
     import numpy as np
 
@@ -122,7 +122,7 @@ def _online(x, acc: Accumulation):
         return m[-1], d, terms
 
 
-def lse_online(x, acc: Accumulation) -> Trace:
+def lse_online(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
     """Milakov & Gimelshein's normaliser, then LSE = m_n + log(d_n)."""
     import numpy as np
 
@@ -132,7 +132,7 @@ def lse_online(x, acc: Accumulation) -> Trace:
         return Trace(acc.finish(value, x.dtype), terms, d, mn)
 
 
-def softmax_online(x, acc: Accumulation) -> Trace:
+def softmax_online(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
     """Milakov & Gimelshein's normaliser, then softmax_i = exp(x_i − m_n) / d_n."""
     import numpy as np
 
@@ -146,10 +146,10 @@ def softmax_online(x, acc: Accumulation) -> Trace:
         return Trace(acc.finish(out, x.dtype), terms, d, mn)
 
 
-def exp_lse(lse: Callable[[Any, Accumulation], Trace]) -> Callable[[Any, Accumulation], Trace]:
+def exp_lse(lse: Callable[..., Trace]) -> Callable[..., Trace]:
     """The division-free softmax exp(x_i − LSE(x)) on top of an LSE method (BHH §3, §4)."""
 
-    def softmax(x, acc: Accumulation) -> Trace:
+    def softmax(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
         import numpy as np
 
         with np.errstate(all="ignore"):

@@ -32,46 +32,73 @@ class Trace:
     shift: Any = None  # m for shifted methods
 
 
-def _shift(x):
+def _shift(x, top: Any = None):
+    """m = max(x), or 0 when that is not finite (scipy's convention).  ``top``: the max when the
+    caller already has it (numpy's float16 max is ~30 times slower than float64's)."""
     import numpy as np
 
-    m = np.max(x)
+    m = np.max(x) if top is None else x.dtype.type(top)
     return m if np.isfinite(m) else x.dtype.type(0)
 
 
-def lse_naive(x, acc: Accumulation) -> Trace:
+def _buffer(ws: Any, name: str, like: Any):
+    """A reusable buffer of ``like``'s dtype and size from the engine's workspace (fresh
+    multi-megabyte temporaries for every row cost a page fault per 4 KiB page), or None."""
+    return None if ws is None else ws.get(name, like.dtype, like.size)
+
+
+def _exp_terms(x, m, ws: Any):
+    """exp(x) or exp(x - m), rounded to x's dtype (into a workspace buffer when given)."""
+    import numpy as np
+
+    terms = _buffer(ws, "terms", x)
+    if m is None:
+        return np.exp(x, out=terms)
+    d = np.subtract(x, m, out=terms)
+    return np.exp(d, out=d)
+
+
+def lse_naive(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
     import numpy as np
 
     with np.errstate(all="ignore"):
-        terms = np.exp(x)
-        s = acc.sum(terms)
+        terms = _exp_terms(x, None, ws)
+        s = acc.sum(terms, ws)
         return Trace(acc.finish(np.log(s), x.dtype), terms, s)
 
 
-def lse_shifted(x, acc: Accumulation) -> Trace:
+def lse_shifted(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
     import numpy as np
 
     with np.errstate(all="ignore"):
-        m = _shift(x)
-        terms = np.exp(x - m)
-        s = acc.sum(terms)
+        m = _shift(x, top)
+        terms = _exp_terms(x, m, ws)
+        s = acc.sum(terms, ws)
         return Trace(acc.finish(acc.widen(m, s) + np.log(s), x.dtype), terms, s, m)
 
 
-def softmax_naive(x, acc: Accumulation) -> Trace:
+def _divide(terms, s, acc: Accumulation, x, ws: Any):
+    import numpy as np
+
+    if acc.acc_dtype(x.dtype.name) == x.dtype.name and np.asarray(s).dtype == x.dtype:
+        return np.divide(terms, s, out=_buffer(ws, "value", x))  # already in the dtype
+    return acc.finish(acc.widen(terms, s) / s, x.dtype)
+
+
+def softmax_naive(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
     import numpy as np
 
     with np.errstate(all="ignore"):
-        terms = np.exp(x)
-        s = acc.sum(terms)
-        return Trace(acc.finish(acc.widen(terms, s) / s, x.dtype), terms, s)
+        terms = _exp_terms(x, None, ws)
+        s = acc.sum(terms, ws)
+        return Trace(_divide(terms, s, acc, x, ws), terms, s)
 
 
-def softmax_shifted(x, acc: Accumulation) -> Trace:
+def softmax_shifted(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
     import numpy as np
 
     with np.errstate(all="ignore"):
-        m = _shift(x)
-        terms = np.exp(x - m)
-        s = acc.sum(terms)
-        return Trace(acc.finish(acc.widen(terms, s) / s, x.dtype), terms, s, m)
+        m = _shift(x, top)
+        terms = _exp_terms(x, m, ws)
+        s = acc.sum(terms, ws)
+        return Trace(_divide(terms, s, acc, x, ws), terms, s, m)

@@ -11,13 +11,13 @@ from smoothcli.methods.bhh import (exp_lse, lse_log1p, lse_online, softmax_log1p
 from smoothcli.methods.lse import (Trace, lse_naive, lse_shifted, softmax_naive,
                                    softmax_shifted)
 
-LSE_METHODS: dict[str, Callable[[Any, Accumulation], Trace]] = {
+LSE_METHODS: dict[str, Callable[..., Trace]] = {
     "naive": lse_naive,
     "shifted": lse_shifted,
     "log1p": lse_log1p,
     "online": lse_online,
 }
-SOFTMAX_METHODS: dict[str, Callable[[Any, Accumulation], Trace]] = {
+SOFTMAX_METHODS: dict[str, Callable[..., Trace]] = {
     "naive": softmax_naive,
     "shifted": softmax_shifted,
     "log1p": softmax_log1p,

@@ -129,6 +129,7 @@ class RowReference:
     # Softmax elements below TINY (float64's subnormal range is near): hi + lo cannot hold them to
     # the accuracy a float64 target needs, so (indices, hi, lo) of y * 2**TINY_SCALE are kept too.
     tiny: Any = None
+    softmax_mpf: Any = None  # the mpmath row's elements (mpf), for their decimal text
 
     @property
     def nan(self) -> bool:
@@ -289,9 +290,13 @@ def _path(formats) -> str:
 
 
 def row_reference(x, formats: Sequence[Any], need_softmax: bool,
-                  ws: Workspace | None = None) -> RowReference:
+                  ws: Workspace | None = None, exact: bool = False) -> RowReference:
     """The reference for one row ``x`` (1-D float64 holding the dtype-rounded inputs exactly),
-    good to TAU ULP in every format of ``formats`` (the targets that share these inputs)."""
+    good to TAU ULP in every format of ``formats`` (the targets that share these inputs).
+
+    ``exact``: the mpmath Ziv loop of :mod:`smoothcli.reference.exact` for the whole row (every
+    element to 96 bits, the printed reference to 17 correct digits) instead of the fast path;
+    special rows and ties are exact either way."""
     import numpy as np
 
     ws = ws or Workspace()
@@ -306,7 +311,7 @@ def row_reference(x, formats: Sequence[Any], need_softmax: bool,
     if lowest == m:
         with MP_LOCK:
             return _ties(x, m, x.size - ninf, need_softmax, ws)
-    path = _path(formats)
+    path = "mpmath" if exact else _path(formats)
     if path == "mpmath":
         with MP_LOCK:
             return mpmath_row(x, need_softmax, ws)
@@ -329,6 +334,7 @@ def _settle(x, ref: RowReference, formats, need_softmax: bool, ws: Workspace) ->
             soft = mpmath_row(x, True, ws)
             ref.softmax_hi, ref.softmax_lo = soft.softmax_hi, soft.softmax_lo
             ref.softmax_rel_bound = soft.softmax_rel_bound
+            ref.softmax_mpf, ref.tiny = soft.softmax_mpf, soft.tiny
             ref.mpmath_elements = x.size
         else:
             _fix_powers_of_two(x, ref, formats, ws)
@@ -472,7 +478,7 @@ def split(y: Any) -> tuple[float, float]:
         return h, 0.0
     d = mpmath.fsub(y, h, exact=True)
     low = float(d)
-    if low == 0 and d != 0:
+    if low == 0 and d != 0 and h != 0:  # (y below 2**-1075 is 0 + 0: no binade to keep)
         low = 5e-324 if d > 0 else -5e-324
     return h, low
 
@@ -572,21 +578,26 @@ def _refrexp(ref: RowReference, idx) -> None:
         ref.frexp[1][idx] = e
 
 
-def mpmath_row(x, need_softmax: bool, ws: Workspace | None = None) -> RowReference:
-    """The per-element mpmath reference (issue 2's Ziv loop) for a whole row: the slow path."""
+def mpmath_row(x, need_softmax: bool, ws: Workspace | None = None,
+               values: Sequence[Any] | None = None) -> RowReference:
+    """The per-element mpmath reference (the Ziv loop of :mod:`smoothcli.reference.exact`) for
+    a whole row: the slow path.  ``values`` (exact Fractions, floats for inf/nan) replace ``x``
+    when the row's exact inputs are not float64 values (x/T, k·x)."""
     import mpmath
     import numpy as np
 
     from smoothcli.reference.exact import lse_reference, softmax_reference
 
     ws = ws or Workspace()
-    values = x.tolist()
+    if values is None:
+        values = x.tolist()
+    size = len(values)
     lse = lse_reference(values)
     ref = RowReference("mpmath", lse, _ziv_bound(lse), lse_mpmath=True)
     if need_softmax:
         ys = softmax_reference(values)
-        hi = ws.get("y", np.float64, x.size)
-        lo = ws.get("ylo", np.float64, x.size)
+        hi = ws.get("y", np.float64, size)
+        lo = ws.get("ylo", np.float64, size)
         tiny = []
         for i, y in enumerate(ys):
             hi[i], lo[i] = split(y)
@@ -599,7 +610,8 @@ def mpmath_row(x, need_softmax: bool, ws: Workspace | None = None) -> RowReferen
             ref.tiny = (np.array([t[0] for t in tiny]), np.array([t[1] for t in tiny]),
                         np.array([t[2] for t in tiny]))
         ref.softmax_rel_bound = 2.0 ** -95
-        ref.mpmath_elements = x.size
+        ref.mpmath_elements = size
+        ref.softmax_mpf = ys
     return ref
 
 

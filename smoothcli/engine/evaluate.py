@@ -1,0 +1,645 @@
+"""The one evaluation engine of the LSE family: rows × n inputs in, columnar results out.
+
+Every input reaches this module as a :class:`~smoothcli.engine.inputs.Batch` of rows (a typed
+vector is a batch of one row, a sweep a batch whose rows are its points).  For each row:
+
+1. round: the row is rounded once, correctly, to each dtype (``Batch.rounded``); dtypes whose
+   rounded rows are identical form a group and share one reference;
+2. reference: :func:`smoothcli.reference.fast.row_reference` — the mpmath Ziv loop for rows of at
+   most :data:`EXACT_N` elements (17 correct printed digits, errors exact), the vectorised
+   reference with a proven bound (≤ 1/128 ULP, mpmath where the bound is not enough) beyond;
+   rows with identical rounded inputs share one reference (:class:`ReferenceCache`);
+3. evaluate: every method of :mod:`smoothcli.methods.registry` (and ``--peer`` libraries) runs
+   in the dtype, into reusable buffers;
+4. measure: errors (:mod:`smoothcli.measure.errors`), Herbie bits and the Blanchard-Higham-Higham
+   bound (:mod:`smoothcli.measure.bounds`), flags (:mod:`smoothcli.measure.flags`).
+
+The results are kept per (dtype, method[, T or k]) as one :class:`Series` of arrays over the rows
+(memory: a few numbers per row; per-element arrays only when asked for, ``elements=True``).  The
+report layer turns them into rows of the one row model.
+
+Rows are evaluated on worker threads (``concurrent.futures``) when they are long enough for
+numpy to release the GIL for most of the time; mpmath is not thread-safe (its precision is
+global), so every mpmath step runs under :data:`smoothcli.reference.fast.MP_LOCK`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable, Sequence
+
+from smoothcli.core.accumulation import Accumulation
+from smoothcli.core.errors import InputError
+from smoothcli.core.formats import FloatFormat
+from smoothcli.core.numbers import Number
+from smoothcli.engine.inputs import Batch
+
+#: Rows of at most this many elements get the exact (Ziv) reference.
+EXACT_N = 64
+#: Inputs transformed in the dtype (x/T, k·x) need exact rational references: rows up to this.
+TRANSFORM_MAX_N = 1000
+#: Rows shorter than this run on one thread (per-row Python overhead dominates there).
+THREAD_MIN_N = 1 << 14
+THREADS = 2
+#: Show a progress bar (on a terminal only) when a batch has at least this many elements.
+PROGRESS_MIN_ELEMENTS = 1 << 20
+
+LSE, SOFTMAX = "lse", "softmax"
+
+
+@dataclass(frozen=True)
+class Transform:
+    """An operation on the inputs inside the dtype before the method runs, as a user's code
+    would do it: ``x / T`` (softmax at a temperature) or ``k · x`` (the smooth max
+    (1/k)·LSE(k·x), whose result is then divided by k in the dtype too).  The reference is the
+    exact function of the exact x/T or k·x of the dtype's x and T (or k): the rounding of the
+    operation is part of the error a user gets."""
+
+    name: str  # "temperature" | "k"
+    number: Number
+
+    @property
+    def text(self) -> str:
+        return self.number.text
+
+    def param(self, fmt: FloatFormat) -> float:
+        """T or k rounded to the dtype; it must stay finite and > 0 there."""
+        from smoothcli.core.rounding import round_number
+
+        p = round_number(self.number, fmt)
+        if not (math.isfinite(p) and p > 0):
+            option = "--temperature" if self.name == "temperature" else "--k"
+            raise InputError(f"{option} {self.text} is {p!r} in {fmt.name}: it must stay finite "
+                             "and > 0 there")
+        return p
+
+    def apply(self, x: Any, p: float, fmt: FloatFormat) -> Any:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            t = fmt.np.type(p)
+            return x / t if self.name == "temperature" else t * x
+
+    def exact(self, x64: Any, p: float) -> list:
+        q = Fraction(p)
+        out = []
+        for v in x64.tolist():
+            if not math.isfinite(v):
+                out.append(v if math.isnan(v) else v)  # inf/T = inf, k·inf = inf (p > 0)
+            else:
+                out.append(Fraction(v) / q if self.name == "temperature" else Fraction(v) * q)
+        return out
+
+    def finish(self, value: Any, p: float, fmt: FloatFormat) -> Any:
+        import numpy as np
+
+        if self.name == "temperature":
+            return value
+        with np.errstate(all="ignore"):
+            return value / fmt.np.type(p)  # (1/k)·LSE(k·x): the division in the dtype
+
+
+@dataclass
+class Plan:
+    """What to evaluate: the function, the dtypes, the methods (and peers), the accumulation."""
+
+    kind: str  # lse | softmax
+    dtypes: list[FloatFormat]
+    methods: list[str]
+    acc: Accumulation = field(default_factory=Accumulation)
+    peers: list[str] = field(default_factory=list)
+    transforms: list[Transform] = field(default_factory=list)
+    keep_plain: bool = True  # evaluate the untransformed function too
+    elements: bool = False  # keep per-element arrays of vector results
+    measure: bool = True  # False: flags only (no reference, no errors), e.g. sweep refinement
+
+
+#: Float arrays of a Series (one value per row).
+FLOATS = ("value", "reference", "abs_error", "rel_error", "ulp_error", "bits", "bound",
+          "error_u", "sumexp", "output_sum", "sum_error", "max")
+#: Boolean arrays.
+BOOLS = ("overflow", "underflow", "nan", "exceeds_bound", "inputs_overflowed")
+#: Integer arrays.
+INTS = ("flushed_terms", "changed_inputs", "argmax", "ties")
+
+
+class Series:
+    """One (dtype, method[, T or k]) over every row of a batch, as arrays."""
+
+    def __init__(self, rows: int, fmt: FloatFormat, method: str, transform: Transform | None,
+                 param: float | None, vector: bool, acc: Accumulation, elements: bool):
+        import numpy as np
+
+        self.dtype, self.method, self.format = fmt.name, method, fmt
+        self.transform, self.param, self.vector = transform, param, vector
+        self.rows = rows
+        self.arrays: dict[str, Any] = {k: np.full(rows, np.nan) for k in FLOATS}
+        self.arrays.update({k: np.zeros(rows, dtype=bool) for k in BOOLS})
+        self.arrays.update({k: np.full(rows, -1, dtype=np.int64) for k in INTS})
+        self.reference_decimal: list[str] = [""] * rows
+        self.reference_typed: list[Any] = [None] * rows
+        self.bound_rule: list[str] = [""] * rows
+        self.reference_mpf: list[Any] = [None] * rows
+        self.elements: list[dict | None] | None = [None] * rows if elements else None
+        self.peer: tuple[str, str] | None = None  # (function called, library version)
+        self.returned: str | None = None  # the dtype a peer returned
+        self.acc_dtype = acc.acc_dtype(fmt.name) if method not in PEER_NAMES else fmt.name
+        self.order = acc.order
+
+    def __getitem__(self, key: str) -> Any:
+        return self.arrays[key]
+
+
+PEER_NAMES = ("scipy", "torch")
+
+
+@dataclass
+class Evaluation:
+    """What the engine found: a Series per (dtype, method[, T or k]), and facts about the run."""
+
+    plan: Plan
+    batch: Batch
+    series: list[Series]
+    reference_kinds: dict[str, dict[str, int]]  # dtype -> how each row's reference was obtained
+    changed: dict[str, int]  # dtype -> elements changed by rounding
+    peer_failures: list[tuple[str, str, str]]  # (peer, dtype, what went wrong)
+
+    @property
+    def rows(self) -> int:
+        return self.batch.rows
+
+    @property
+    def n(self) -> int:
+        return self.batch.n
+
+
+class ReferenceCache:
+    """One reference per distinct short row of rounded inputs (dtypes whose rounding agrees,
+    sweep points and batch rows whose rounded inputs repeat).  Keyed by the row's bytes."""
+
+    MAX_ENTRIES = 4096  # at most 4096 · ROW_MAX elements' worth of references
+    ROW_MAX = 256  # longer rows are not cached (see _Worker._reference)
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple, Any] = {}
+
+    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        hit = self._cache.get(key)
+        if hit is None:
+            hit = compute()
+            if len(self._cache) < self.MAX_ENTRIES:
+                self._cache[key] = hit
+        return hit
+
+
+def evaluate(plan: Plan, batch: Batch, progress: bool | None = None,
+             threads: int | None = None) -> Evaluation:
+    """Evaluate ``plan`` on every row of ``batch``."""
+    from smoothcli.core.limits import check_row_length
+
+    check_row_length(batch.n, batch.source)
+    if plan.transforms and batch.n > TRANSFORM_MAX_N:
+        which = "--temperature" if plan.transforms[0].name == "temperature" else "--k"
+        raise InputError(f"{which} needs rows of at most {TRANSFORM_MAX_N} values (its exact "
+                         f"reference is computed element by element); this row has {batch.n}")
+    series: list[Series] = []
+    for fmt in plan.dtypes:
+        variants: list[tuple[Transform | None, float | None]] = []
+        if plan.keep_plain:
+            variants.append((None, None))
+        variants += [(t, t.param(fmt)) for t in plan.transforms]
+        for t, p in variants:
+            for m in [*plan.methods, *plan.peers]:
+                series.append(Series(batch.rows, fmt, m, t, p, plan.kind == SOFTMAX, plan.acc,
+                                     plan.elements))
+    R, n = batch.rows, batch.n
+    parallel = threads != 1 and THREADS > 1 and (os.cpu_count() or 1) > 1 and n >= THREAD_MIN_N
+    nthreads = threads or (THREADS if (R > 1 and parallel) else 1)
+    workers = [_Worker(plan, batch, series) for _ in range(max(1, nthreads))]
+    with _Progress(R, R * n, progress) as advance:
+        if len(workers) == 1:
+            for i in range(R):
+                workers[0].row(i)
+                advance(1)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            def work(k: int) -> None:
+                for i in range(k, R, len(workers)):
+                    workers[k].row(i)
+                    advance(1)
+
+            with ThreadPoolExecutor(len(workers)) as pool:
+                for f in [pool.submit(work, k) for k in range(len(workers))]:
+                    f.result()  # re-raises a worker's exception here
+    kinds: dict[str, dict[str, int]] = {f.name: {} for f in plan.dtypes}
+    changed = {f.name: 0 for f in plan.dtypes}
+    failures: list[tuple[str, str, str]] = []
+    for w in workers:
+        for name, ks in w.ref_kinds.items():
+            for label, count in ks.items():
+                kinds[name][label] = kinds[name].get(label, 0) + count
+        for name, count in w.changed.items():
+            changed[name] += count
+        failures += [f for f in w.peer_failures if f not in failures]
+    failed = {(p, d) for p, d, _ in failures}
+    series = [s for s in series if (s.method, s.dtype) not in failed]
+    return Evaluation(plan, batch, series, kinds, changed, failures)
+
+
+class _Worker:
+    """Evaluates whole rows with its own buffers; results go to row i of the shared Series."""
+
+    def __init__(self, plan: Plan, batch: Batch, series: list[Series]):
+        from smoothcli.reference.fast import Workspace
+
+        self.plan, self.batch, self.series = plan, batch, series
+        self.ws = Workspace()
+        self.ref_ws = Workspace()  # long rows' references (one at a time)
+        self.last: tuple | None = None
+        self.cache = ReferenceCache()
+        self.ref_kinds: dict[str, dict[str, int]] = {f.name: {} for f in plan.dtypes}
+        self.changed = {f.name: 0 for f in plan.dtypes}
+        self.peer_failures: list[tuple[str, str, str]] = []
+        stored = _stored_format(batch)
+        # formats that hold every stored value exactly get the stored values unchanged
+        self.exact = {f.name: stored is not None and _holds(f, stored) for f in plan.dtypes}
+        self.by_dtype: dict[str, list[Series]] = {}
+        for s in series:
+            self.by_dtype.setdefault(s.dtype, []).append(s)
+
+    def row(self, i: int) -> None:
+        import numpy as np
+
+        from smoothcli.engine.sources import changed_mask
+        from smoothcli.measure.flags import inputs_overflowed
+
+        ws, batch, n = self.ws, self.batch, self.batch.n
+        given = ws.get("given64", np.float64, n)
+        np.copyto(given, batch.data[i])
+        for f in self.plan.dtypes:
+            x = batch.rounded(i, f, out=ws.get("x_" + f.name, f.np, n))
+            if self.exact[f.name] and batch.numbers is None:
+                x64, n_changed, over = given, 0, False
+            else:
+                x64 = ws.get("x64_" + f.name, np.float64, n)
+                np.copyto(x64, x)
+                mask = changed_mask(batch, i, x64, given)
+                n_changed = int(np.count_nonzero(mask))
+                over = inputs_overflowed(x64, given)
+            self.changed[f.name] += n_changed
+            for s in self.by_dtype.get(f.name, []):
+                s["changed_inputs"][i] = n_changed
+            self._dtype_row(i, f, x, x64, over)
+
+    # -- one row in one dtype ----------------------------------------------------------------
+
+    def _dtype_row(self, i: int, f: FloatFormat, x: Any, x64: Any, over: bool) -> None:
+        import numpy as np
+
+        top_info = _top(x64)
+        plain, ref_plain = None, None
+        for s in self.by_dtype.get(f.name, []):
+            if s.transform is None:
+                if plain is None:
+                    plain = (x, x64, over)
+                    ref_plain = self._reference(f, x64) if self.plan.measure else None
+                xin, xin64, xover, ref = x, x64, over, ref_plain
+            else:
+                xin = s.transform.apply(x, s.param, f)
+                xin64 = xin.astype(np.float64)
+                xover = over or bool((np.isfinite(x64) & ~np.isfinite(xin64)).any())
+                ref = self._transformed_reference(s, x64) if self.plan.measure else None
+            s["max"][i], s["argmax"][i], s["ties"][i] = top_info
+            s["inputs_overflowed"][i] = xover
+            self._method(i, s, f, xin, xin64, xover, ref)
+
+    def _reference(self, f: FloatFormat, x64: Any):
+        """The row's reference for ``f``: short rows from the cache (a fresh workspace each),
+        long rows into this worker's reusable buffers, shared with the previous dtype of the
+        same row when its rounded inputs are identical (a float32 file in float32 and
+        float64)."""
+        import numpy as np
+
+        from smoothcli.reference.fast import Workspace, row_reference
+
+        softmax, exact = self.plan.kind == SOFTMAX, x64.size <= EXACT_N
+        wide = f.precision > 24  # the fast path differs for float64 targets
+        if x64.size <= ReferenceCache.ROW_MAX:
+            ref = self.cache.get((x64.tobytes(), wide), lambda: row_reference(
+                x64.copy(), [f], softmax, Workspace(), exact=exact))
+        else:
+            last = self.last
+            if last is not None and last[1] == wide and np.array_equal(last[0], x64,
+                                                                       equal_nan=True):
+                ref = last[2]
+            else:
+                ref = row_reference(x64, [f], softmax, self.ref_ws, exact=exact)
+                self.last = (x64.copy(), wide, ref)
+        label = _kind_label(ref)
+        kinds = self.ref_kinds[f.name]
+        kinds[label] = kinds.get(label, 0) + 1
+        return ref
+
+    def _own_ws(self):
+        from smoothcli.reference.fast import Workspace
+
+        return Workspace()
+
+    def _transformed_reference(self, s: Series, x64: Any):
+        """The exact reference of the exact x/T or k·x of the dtype's x."""
+        from smoothcli.reference.fast import MP_LOCK, RowReference, mpmath_row
+
+        values = s.transform.exact(x64, s.param)
+        with MP_LOCK:
+            if s.transform.name == "temperature":
+                ref = mpmath_row(None, True, self._own_ws(), values=values)
+            else:
+                lse = _smooth_max_reference(values, s.param)
+                ref = RowReference("mpmath", lse, _ziv_bound(lse), lse_mpmath=True)
+        kinds = self.ref_kinds[s.dtype]
+        label = f"mpmath ({s.transform.name})"
+        kinds[label] = kinds.get(label, 0) + 1
+        return ref
+
+    def _method(self, i: int, s: Series, f: FloatFormat, x: Any, x64: Any, over: bool,
+                ref: Any) -> None:
+        import numpy as np
+
+        from smoothcli.measure.flags import input_facts, read_flags
+
+        ws = self.ws
+        if s.method in PEER_NAMES:
+            out = self._peer(s, f, x)
+            if out is None:
+                return
+            value, terms, sumexp = out, None, None
+        else:
+            from smoothcli.methods.registry import LSE_METHODS, SOFTMAX_METHODS
+
+            kernels = SOFTMAX_METHODS if self.plan.kind == SOFTMAX else LSE_METHODS
+            top = float(s["max"][i]) if s.transform is None else math.nan
+            trace = kernels[s.method](x, self.plan.acc, ws, top if math.isfinite(top) else None)
+            value, terms, sumexp = trace.value, trace.terms, trace.sumexp
+            if s.transform is not None:
+                value = s.transform.finish(value, s.param, f)
+        if ref is None:  # flags only: the exact result of finite inputs is finite
+            ref_nan, ref_finite = False, True
+        elif self.plan.kind == SOFTMAX:
+            ref_nan = bool(np.isnan(ref.softmax_hi).any())
+            ref_finite = not ref_nan
+        else:
+            import mpmath
+
+            ref_nan, ref_finite = bool(mpmath.isnan(ref.lse)), bool(mpmath.isfinite(ref.lse))
+        facts = input_facts(x64, over)
+        fl = read_flags(facts, terms, sumexp, value, ref_nan, ref_finite, f,
+                        ws.get("mask", np.bool_, x64.size))
+        s["overflow"][i], s["underflow"][i], s["nan"][i] = fl.overflow, fl.underflow, fl.nan
+        s["flushed_terms"][i] = fl.flushed
+        s["sumexp"][i] = float(sumexp) if sumexp is not None else math.nan
+        if ref is None:
+            if not s.vector:
+                s["value"][i] = float(value)
+            return
+        if s.vector:
+            self._measure_vector(i, s, f, x64, value, ref)
+        else:
+            self._measure_scalar(i, s, f, x64, float(value), ref)
+
+    def _peer(self, s: Series, f: FloatFormat, x: Any):
+        from smoothcli.engine.peers import call
+
+        try:
+            value, returned, what, version = call(s.method, self.plan.kind, x, f)
+        except Exception as e:  # a library that refuses a dtype: said in a note, no row
+            failure = (s.method, s.dtype, f"{type(e).__name__}: {' '.join(str(e).split())}")
+            if failure not in self.peer_failures:
+                self.peer_failures.append(failure)
+            return None
+        s.peer, s.returned = (what, version), returned
+        return value
+
+    def _measure_scalar(self, i: int, s: Series, f: FloatFormat, x64: Any, v: float,
+                        ref: Any) -> None:
+        from smoothcli.measure.bounds import bits, check_lse
+        from smoothcli.measure.errors import errors
+        from smoothcli.reference.fast import MP_LOCK
+
+        with MP_LOCK:
+            err = errors(v, ref.lse, f)
+            b = bits(v, ref.lse, f)
+            chk = check_lse(s.method, x64, ref.lse, v, err.rel_error, f, b == 0)
+            s.reference_decimal[i] = lse_text(ref)
+        a = s.arrays
+        a["value"][i], a["reference"][i] = v, float(ref.lse)
+        a["abs_error"][i], a["rel_error"][i], a["ulp_error"][i] = (
+            err.abs_error, err.rel_error, err.ulp_error)
+        a["bits"][i] = b
+        a["bound"][i], a["error_u"][i], a["exceeds_bound"][i] = chk.bound, chk.error_u, chk.exceeds
+        s.bound_rule[i] = chk.rule
+        s.reference_mpf[i] = ref.lse
+
+    def _measure_vector(self, i: int, s: Series, f: FloatFormat, x64: Any, value: Any,
+                        ref: Any) -> None:
+        import numpy as np
+
+        from smoothcli.measure.bounds import check_softmax, element_bits
+        from smoothcli.measure.errors import element_errors, output_sum, ulp_scale, widened
+        from smoothcli.reference.fast import MP_LOCK
+
+        ws = self.ws
+        value = np.asarray(value)
+        if value.dtype != np.float64 and s.method in PEER_NAMES:
+            value = value.astype(np.float64)
+        v64 = widened(value, ws)
+        k = ulp_scale(ref, f, ws, f.name)
+        diff, ulp, rel = element_errors(value, ref, x64, k, ws, f, v64)
+        total, dev = output_sum(value, ws, v64)
+        ref_nan = np.isnan(ref.softmax_hi)
+        any_nan = bool(np.isnan(v64).any()) or bool(ref_nan.any())
+        a = s.arrays
+        a["output_sum"][i], a["sum_error"][i] = total, dev
+        a["abs_error"][i] = math.nan if any_nan else float(np.max(diff))
+        a["rel_error"][i] = math.nan if any_nan else float(np.max(rel))
+        a["ulp_error"][i] = math.nan if any_nan else float(np.max(ulp))
+        ebits = element_bits(value if s.method not in PEER_NAMES else v64, ref.softmax_hi,
+                             ref.softmax_lo, ref_nan, f)
+        a["bits"][i] = math.nan if np.isnan(ebits).any() else float(np.max(ebits))
+        top = float(np.max(ref.softmax_hi)) if not ref_nan.any() else math.nan
+        with MP_LOCK:
+            chk = check_softmax(s.method, x64, ref.lse, top, a["abs_error"][i],
+                                bool(np.isnan(v64).any()), f, a["bits"][i] == 0)
+        a["bound"][i], a["error_u"][i], a["exceeds_bound"][i] = chk.bound, chk.error_u, chk.exceeds
+        s.bound_rule[i] = chk.rule
+        if s.elements is not None:
+            s.elements[i] = {
+                "value": v64.copy(), "reference": ref.softmax_hi.copy(),
+                "reference_lo": (ref.softmax_lo.copy() if ref.softmax_lo is not None
+                                 else np.zeros(ref.softmax_hi.size)),
+                "reference_decimal": _element_decimals(ref),
+                "abs_errors": diff.copy(), "rel_errors": rel.copy(), "ulp_errors": ulp.copy(),
+                "element_bits": ebits}
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _top(x64: Any) -> tuple[float, int, int]:
+    """(max, first argmax, number of tied maxima) of a row; NaN, -1, 0 with a NaN input (NaN
+    has no place in an order)."""
+    import numpy as np
+
+    top = float(x64.max())
+    if math.isnan(top):
+        return math.nan, -1, 0
+    return top, int(np.argmax(x64)), int(np.count_nonzero(x64 == top))
+
+
+def _kind_label(ref: Any) -> str:
+    label = ref.kind + (" (mpmath LSE)" if ref.lse_mpmath and ref.kind.startswith("fast")
+                        else "")
+    if ref.mpmath_elements and ref.kind != "mpmath":
+        label += " (+mpmath elements)"
+    return label
+
+
+def _ziv_bound(lse: Any):
+    from smoothcli.reference.fast import _ziv_bound as bound
+
+    return bound(lse)
+
+
+def _smooth_max_reference(products: list, k: float):
+    """(1/k)·LSE(k·x) exactly, from the exact products k·x_i.
+
+    (1/k)·LSE(k·x) = max + (LSE(k·x) − k·max)/k: lse_at_prec returns k·max + log1p(…) exactly,
+    so the difference is exact and the gap keeps its precision (dividing the whole LSE by k
+    would round (1/k)·LSE(1000·(2, 1.75, …)) = 2 + 2.7e-112 to 2)."""
+    import mpmath
+
+    from smoothcli.reference.exact import converge, lse_at_prec, to_mpf
+
+    finite = [q for q in products if isinstance(q, Fraction)]
+    if len(finite) != len(products):  # inf/nan among k·x: the scipy conventions
+        return converge(lambda: lse_at_prec(products) / to_mpf(Fraction(k)))
+    top_k = max(finite)
+    top = top_k / Fraction(k)
+
+    def smooth():
+        tail = mpmath.fsub(lse_at_prec(products), to_mpf(top_k), exact=True)
+        return mpmath.fadd(to_mpf(top), tail / to_mpf(Fraction(k)), exact=True)
+
+    return converge(smooth)
+
+
+def lse_text(ref: Any) -> str:
+    """The exact LSE as decimal text: 17 digits when it came from the Ziv loop (which only
+    stops once two precisions agree on those digits), else as many as its bound guarantees."""
+    from smoothcli.reference.exact import decimal_text
+
+    if ref.lse_mpmath or ref.kind in ("mpmath", "exact", "special"):
+        return decimal_text(ref.lse)
+    return bounded_text(ref.lse, ref.lse_bound)
+
+
+def bounded_text(value: Any, bound: Any, digits: int = 17) -> str:
+    """``value`` (an mpf) to at most ``digits`` significant digits, only as many as the error
+    bound guarantees (both ends of [value − bound, value + bound] round to the same text)."""
+    import mpmath
+
+    from smoothcli.reference.exact import decimal_text
+
+    if value is None:
+        return ""
+    if not mpmath.isfinite(value) or bound == 0:
+        return decimal_text(value, digits)
+    lo = mpmath.fsub(value, bound, exact=True)  # exact: mpmath's default 53 bits would round
+    hi = mpmath.fadd(value, bound, exact=True)
+    for d in range(digits, 0, -1):
+        text = decimal_text(value, d)
+        if decimal_text(lo, d) == text == decimal_text(hi, d):
+            return text
+    return decimal_text(value, 1) + "?"
+
+
+def _element_decimals(ref: Any) -> list[str]:
+    """The exact softmax elements as decimal text: 17 digits from the mpmath row, else the
+    digits the fast reference's relative bound guarantees."""
+    import mpmath
+
+    from smoothcli.reference.exact import decimal_text
+    from smoothcli.reference.fast import MP_LOCK
+
+    cached = getattr(ref, "decimals", None)
+    if cached is not None:  # one reference serves every method (and dtype) of a row
+        return cached
+    with MP_LOCK:
+        if ref.softmax_mpf is not None:
+            ref.decimals = [decimal_text(y) for y in ref.softmax_mpf]
+            return ref.decimals
+        hi, lo = ref.softmax_hi, ref.softmax_lo
+        out = []
+        with mpmath.workprec(160):
+            for j, h in enumerate(hi.tolist()):
+                if not math.isfinite(h) or h == 0:
+                    out.append(decimal_text(mpmath.mpf(h)))
+                    continue
+                y = mpmath.fadd(h, float(lo[j]), exact=True) if lo is not None else mpmath.mpf(h)
+                out.append(bounded_text(y, abs(y) * ref.softmax_rel_bound))
+        ref.decimals = out
+        return out
+
+
+def _stored_format(batch: Batch):
+    from smoothcli.core.formats import FORMATS
+
+    return FORMATS.get(batch.stored) if batch.kind == "npy" else None
+
+
+def _holds(fmt: FloatFormat, stored: FloatFormat) -> bool:
+    """Every value of ``stored`` is a value of ``fmt`` (float16 ⊂ float32 ⊂ float64)."""
+    return (fmt.name == stored.name or (
+        fmt.precision >= stored.precision and fmt.emin <= stored.emin and
+        fmt.emax >= stored.emax and fmt.has_inf >= stored.has_inf))
+
+
+class _Progress:
+    """A rich progress bar on stderr, only on a terminal and only for long runs."""
+
+    def __init__(self, rows: int, elements: int, enabled: bool | None):
+        if enabled is None:
+            err = sys.stderr
+            enabled = (elements >= PROGRESS_MIN_ELEMENTS and rows > 1 and hasattr(err, "isatty")
+                       and err.isatty() and os.environ.get("TERM") != "dumb")
+        self.enabled, self.rows = enabled, rows
+        self._progress: Any = None
+
+    def __enter__(self) -> Callable[[int], None]:
+        if not self.enabled:
+            return lambda k: None
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeRemainingColumn)
+
+        self._progress = Progress(TextColumn("rows"), BarColumn(), MofNCompleteColumn(),
+                                  TimeRemainingColumn(), console=Console(stderr=True),
+                                  transient=True)
+        self._progress.start()
+        task = self._progress.add_task("rows", total=self.rows)
+        return lambda k: self._progress.advance(task, k)
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def typed_reference(kind: str, values: Sequence[Any]):
+    """The exact LSE (an mpf) or softmax (a list of mpf) of the inputs *as typed* (exact
+    decimals), shown beside the references of each dtype's rounded inputs."""
+    from smoothcli.reference.exact import lse_reference, softmax_reference
+
+    return softmax_reference(values) if kind == SOFTMAX else lse_reference(values)

@@ -1,0 +1,436 @@
+"""The report of an LSE-family evaluation (lse, softmax, bounds, underflow): its JSON rows and
+summary, and the tables and notes of the table view.  Every sentence shown is written here."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from smoothcli.report.model import Column, Report, Section
+from smoothcli.report.rows import Rows, function_name, problems, summary, where
+
+#: Elements listed per dtype in the softmax element table (JSON always has them all).
+ELEMENT_LIMIT = 30
+#: Input elements listed in JSON's ``inputs`` (the count of changed elements is always exact).
+INPUTS_LISTED = 1000
+
+TITLES = {"lse": "LSE", "softmax": "softmax", "bounds": "max ≤ LSE ≤ max + log n",
+          "underflow": "naive vs shifted LSE (Σ exp underflow)"}
+
+
+def build(command: str, ev: Any, settings: Any, show_rows: bool = False,
+          typed: Any = None, bounds: dict | None = None, outside: dict | None = None,
+          extra: dict | None = None) -> Report:
+    """The Report of ``ev`` for ``command``.  ``typed``: the exact result for the inputs as typed
+    (an mpf, or a list for softmax) when rounding changed them; ``bounds``/``outside``: the
+    bounds command's per-row (gap, inside) and per-series counts."""
+    R = ev.rows
+    typed_rows = _typed_by_row(ev, typed)
+    report = Report(command, Rows(ev, typed_rows, bounds))
+    report.summary = summary(ev, outside)
+    report.check = lambda max_ulp: problems(ev, max_ulp, outside)
+    entries = input_entries(ev)
+    report.extra = {"settings": settings.as_json(), "input": input_object(ev),
+                    "inputs": entries, "inputs_changed": dict(ev.changed),
+                    "reference_typed": _floats(typed),
+                    "reference_method": {d: dict(k) for d, k in ev.reference_kinds.items()}}
+    report.extra.update(extra or {})
+    sections: list[Section] = []
+    if R == 1:
+        changed = changed_section(entries, [f.name for f in ev.plan.dtypes])
+        if changed is not None:
+            sections.append(changed)
+        if ev.plan.kind == "softmax":
+            for f in ev.plan.dtypes:
+                sec = element_section(ev, f.name)
+                if sec is not None:
+                    sections.append(sec)
+        sections.append(evaluation_section(command, ev, bounds))
+    else:
+        sections.append(batch_section(command, ev, report.summary))
+        if show_rows:
+            sections.append(per_row_section(ev, bounds))
+    report.sections = sections
+    report.notes = notes(command, ev, settings, typed, show_rows)
+    return report
+
+
+# --- JSON pieces --------------------------------------------------------------------------
+
+def _floats(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, list):
+        return [float(x) for x in v]
+    return float(v)
+
+
+def _typed_by_row(ev: Any, typed: Any) -> dict:
+    """(row, dtype) -> the exact result as typed, for the dtypes whose inputs rounding changed."""
+    if typed is None:
+        return {}
+    out = {}
+    for s in ev.series:
+        if s.arrays["changed_inputs"][0] > 0:
+            out[(0, s.dtype)] = _floats(typed)
+    return out
+
+
+def input_object(ev: Any) -> dict:
+    b = ev.batch
+    return {"source": b.source, "format": b.kind, "stored_dtype": b.stored,
+            "shape": list(b.shape), "axis": b.axis, "rows": b.rows, "n": b.n}
+
+
+def input_entries(ev: Any, limit: int = INPUTS_LISTED) -> list[dict]:
+    """The first ``limit`` input elements (row by row): the text given, the value in each
+    dtype and whether rounding changed it."""
+    import numpy as np
+
+    from smoothcli.engine.sources import changed_mask
+
+    b = ev.batch
+    out: list[dict] = []
+    for i in range(b.rows):
+        if len(out) >= limit:
+            break
+        take = min(b.n, limit - len(out))
+        given = np.asarray(b.data[i], dtype=np.float64)
+        per: dict[str, tuple] = {}
+        for f in ev.plan.dtypes:
+            x64 = b.rounded(i, f).astype(np.float64)
+            per[f.name] = (x64[:take].tolist(), changed_mask(b, i, x64, given)[:take].tolist())
+        texts = ([x.text for x in b.numbers[:take]] if b.numbers is not None
+                 else [repr(v) for v in given[:take].tolist()])
+        for j in range(take):
+            out.append({"row": i, "index": j, "text": texts[j],
+                        "rounded": {d: per[d][0][j] for d in per},
+                        "changed": {d: per[d][1][j] for d in per}})
+    return out
+
+
+# --- tables --------------------------------------------------------------------------------
+
+def changed_section(entries: list[dict], dtypes: Sequence[str],
+                    limit: int = 20) -> Section | None:
+    """The inputs whose value changed when rounded to some dtype (exact decimals)."""
+    from smoothcli.core.rounding import exact_decimal
+
+    changed = [e for e in entries if any(e["changed"].values())]
+    if not changed:
+        return None
+    cols = [Column("i", "#", "int"), Column("typed", "typed", "text")]
+    cols += [Column(d, f"in {d}", "text") for d in dtypes]
+    rows = []
+    for e in changed[:limit]:
+        row: dict[str, Any] = {"i": e["index"], "typed": e["text"]}
+        for d in dtypes:
+            row[d] = exact_decimal(e["rounded"][d]) if e["changed"][d] else "(exact)"
+        rows.append(row)
+    caption = "each value rounded once from the value given, to nearest, ties to even"
+    if len(changed) > limit:
+        caption += f"; {len(changed) - limit} more changed inputs not shown"
+    return Section("inputs changed by rounding", cols, rows, caption)
+
+
+def _variant(s: Any) -> str:
+    if s.transform is None:
+        return ""
+    return ("T=" if s.transform.name == "temperature" else "k=") + f"{s.param:g}"
+
+
+def _flags(s: Any, i: int) -> list[str]:
+    out = [f for f in ("overflow", "underflow", "nan") if s.arrays[f][i]]
+    if s.arrays["exceeds_bound"][i]:
+        import re
+
+        m = re.search(r"Thm (\d+\.\d+)", s.bound_rule[i])
+        out.append(f"exceeds Thm {m.group(1)}" if m else "exceeds bound")
+    return out
+
+
+def evaluation_section(command: str, ev: Any, bounds: dict | None = None) -> Section:
+    """The (dtype, method) table of a single row."""
+    vector = ev.plan.kind == "softmax"
+    variants = any(s.transform is not None for s in ev.series)
+    cols = [Column("dtype", "dtype"), Column("method", "method")]
+    if variants:
+        cols.append(Column("variant", "T / k"))
+    if any(s.acc_dtype != s.dtype for s in ev.series):
+        cols.append(Column("acc_dtype", "acc"))
+    if vector:
+        cols += [Column("ulp_error", "worst ULP", "error"),
+                 Column("abs_error", "worst abs", "error"), Column("bits", "bits", "error"),
+                 Column("error_u", "err/u", "error"), Column("bound", "bound/u", "error"),
+                 Column("output_sum", "Σ out", "value"),
+                 Column("sum_error", "|Σ out − 1|", "error")]
+    else:
+        cols += [Column("value", "value", "value"),
+                 Column("reference", "reference", "reference"),
+                 Column("abs_error", "abs err", "error"), Column("rel_error", "rel err", "error"),
+                 Column("ulp_error", "ULP err", "error"), Column("bits", "bits", "error"),
+                 Column("error_u", "err/u", "error"), Column("bound", "bound/u", "error")]
+    if bounds is not None:
+        cols += [Column("upper", "max + log(n)/k", "value"), Column("gap", "exact − max", "value"),
+                 Column("inside", "inside", "bool")]
+    cols += [Column("sumexp", "Σ exp", "value"), Column("flushed_terms", "exp→0", "int"),
+             Column("flags", "flags", "flags")]
+    table = []
+    for s in ev.series:
+        a = s.arrays
+        line = {"dtype": s.dtype, "method": s.method, "variant": _variant(s),
+                "acc_dtype": s.acc_dtype, "value": a["value"][0],
+                "reference": s.reference_decimal[0], "abs_error": a["abs_error"][0],
+                "rel_error": a["rel_error"][0], "ulp_error": a["ulp_error"][0],
+                "bits": a["bits"][0], "error_u": a["error_u"][0], "bound": a["bound"][0],
+                "output_sum": a["output_sum"][0], "sum_error": a["sum_error"][0],
+                "sumexp": a["sumexp"][0], "flushed_terms": int(a["flushed_terms"][0]),
+                "flags": _flags(s, 0), "_digits": s.format.max_digits10}
+        if bounds is not None:
+            gap, upper, inside = bounds.get((0, id(s)), (None, None, None))
+            line.update(gap=gap, upper=upper, inside=inside)
+        table.append(line)
+    title = f"{TITLES.get(command, command)} of {ev.n} value(s)"
+    if vector:
+        title = "softmax per (dtype, method)"
+    return Section(title, cols, table, bounds_caption(ev))
+
+
+def element_section(ev: Any, dtype: str) -> Section | None:
+    """softmax element by element in one dtype: the elements that matter first (the argmax and
+    the worst), then the others in order, up to ELEMENT_LIMIT."""
+    import numpy as np
+
+    series = [s for s in ev.series if s.dtype == dtype and s.transform is None]
+    if not series or series[0].elements is None or series[0].elements[0] is None:
+        return None
+    first = series[0]
+    ref = first.elements[0]
+    x64 = ev.batch.rounded(0, first.format).astype(np.float64)
+    argmax = int(first.arrays["argmax"][0])
+    shown = _elements_that_matter(series, argmax, ev.n)
+    cols = [Column("i", "i", "int"), Column("x", "x", "value"),
+            Column("hardmax", "hardmax", "int"), Column("reference", "reference", "reference")]
+    for s in series:
+        cols += [Column(s.method, s.method, "value"),
+                 Column(f"{s.method}_ulp", "ULP err", "error")]
+    table = []
+    for j in shown:
+        line: dict[str, Any] = {"i": j, "x": float(x64[j]), "_digits": first.format.max_digits10,
+                                "hardmax": (1 if j == argmax else 0) if argmax >= 0 else None,
+                                "reference": ref["reference_decimal"][j]}
+        for s in series:
+            el = s.elements[0]
+            line[s.method] = float(el["value"][j])
+            line[f"{s.method}_ulp"] = float(el["ulp_errors"][j])
+        table.append(line)
+    top = first.arrays["max"][0]
+    title = (f"softmax in {dtype}: max {float(top)!r}, argmax {argmax}" if argmax >= 0
+             else f"softmax in {dtype}: max undefined (nan input)")
+    caption = None
+    if ev.n > len(shown):
+        caption = (f"{len(shown)} of {ev.n} elements: the argmax, each method's worst element, "
+                   "then the first ones; --json has them all")
+    return Section(title, cols, table, caption)
+
+
+def _elements_that_matter(series: list, argmax: int, n: int) -> list[int]:
+    import numpy as np
+
+    if n <= ELEMENT_LIMIT:
+        return list(range(n))
+    picks: list[int] = [argmax] if argmax >= 0 else []
+    for s in series:
+        ulp = s.elements[0]["ulp_errors"]
+        if not np.isnan(ulp).all():
+            w = int(np.nanargmax(ulp))
+            if w not in picks:
+                picks.append(w)
+    for j in range(n):
+        if len(picks) >= ELEMENT_LIMIT:
+            break
+        if j not in picks:
+            picks.append(j)
+    return sorted(picks)
+
+
+def batch_section(command: str, ev: Any, entries: list[dict]) -> Section:
+    """One line per (dtype, method): counts over the rows, worst and median ULP."""
+    b = ev.batch
+    cols = [Column("dtype", "dtype"), Column("method", "method")]
+    if any(s.transform is not None for s in ev.series):
+        cols.append(Column("variant", "T / k"))
+    cols += [Column("rows", "rows", "int"), Column("overflow_rows", "overflow", "int"),
+             Column("underflow_rows", "underflow", "int"), Column("nan_rows", "NaN", "int")]
+    if any(e["outside_rows"] is not None for e in entries):
+        cols.append(Column("outside_rows", "outside", "int"))
+    cols += [Column("ulp_error", "worst ULP", "error"),
+             Column("median_ulp_error", "median ULP", "error"),
+             Column("worst_row", "worst row", "int"), Column("flushed_terms", "exp→0", "int"),
+             Column("flags", "flags", "flags")]
+    table = []
+    for s, e in zip(ev.series, entries):
+        table.append({**e, "variant": _variant(s),
+                      "worst_row": "—" if e["worst_row"] is None else e["worst_row"],
+                      "flags": [f for f in ("overflow", "underflow", "nan") if e[f + "_rows"]]})
+    title = f"{TITLES.get(command, command)}: {b.rows} row(s) of {b.n} — {b.describe()}"
+    return Section(title, cols, table)
+
+
+def per_row_section(ev: Any, bounds: dict | None = None) -> Section:
+    vector = ev.plan.kind == "softmax"
+    cols = [Column("row", "row", "int"), Column("dtype", "dtype"), Column("method", "method")]
+    if vector:
+        cols += [Column("argmax", "argmax", "int"), Column("ulp_error", "worst ULP", "error"),
+                 Column("abs_error", "worst abs", "error"),
+                 Column("output_sum", "Σ out", "value"),
+                 Column("sum_error", "|Σ out − 1|", "error")]
+    else:
+        cols += [Column("value", "value", "value"), Column("reference", "reference", "reference"),
+                 Column("ulp_error", "ULP err", "error")]
+    if bounds is not None:
+        cols.append(Column("inside", "inside", "bool"))
+    cols += [Column("sumexp", "Σ exp", "value"), Column("flushed_terms", "exp→0", "int"),
+             Column("flags", "flags", "flags")]
+    table = []
+    for i in range(ev.rows):
+        for s in ev.series:
+            a = s.arrays
+            line: dict[str, Any] = {
+                "row": i, "dtype": s.dtype, "method": s.method + (" " + _variant(s)
+                                                                  if s.transform else ""),
+                "argmax": "—" if a["argmax"][i] < 0 else int(a["argmax"][i]),
+                "ulp_error": a["ulp_error"][i], "abs_error": a["abs_error"][i],
+                "output_sum": a["output_sum"][i], "sum_error": a["sum_error"][i],
+                "value": a["value"][i], "reference": s.reference_decimal[i],
+                "sumexp": a["sumexp"][i], "flushed_terms": int(a["flushed_terms"][i]),
+                "flags": _flags(s, i), "_digits": s.format.max_digits10}
+            if bounds is not None:
+                line["inside"] = bounds.get((i, id(s)), (None, None, None))[2]
+            table.append(line)
+    return Section("row by row", cols, table)
+
+
+# --- notes and captions ----------------------------------------------------------------------
+
+def notes(command: str, ev: Any, settings: Any, typed: Any, show_rows: bool) -> list[str]:
+    from smoothcli.reference.exact import decimal_text
+
+    out = [sum_caption(settings)]
+    caption = accumulation_caption(ev)
+    if caption:
+        out.append(caption)
+    for s in ev.series:
+        if s.peer is not None and s.transform is None:
+            from smoothcli.report.rows import accumulation_text
+
+            out.append(f"--peer {s.method} ({s.dtype}): {accumulation_text(s)}")
+    for peer, dtype, what in ev.peer_failures:
+        from smoothcli.engine.peers import _WHAT
+
+        out.append(f"--peer {peer}: {_WHAT[peer, ev.plan.kind]} on {dtype} failed: "
+                   f"{what[:160]}")
+    if ev.rows > 1 or ev.n > 64:
+        out.append(reference_note(ev))
+    if ev.rows > 1:
+        out.append("worst / median ULP: over the rows, of each row's ULP error (softmax: the "
+                   "row's worst element); rows with a NaN result are counted, not ranked")
+        b = ev.batch
+        what = (f"{b.stored} values" if b.kind == "npy" else
+                "decimal text (compared here with its nearest float64)")
+        out.append(f"inputs: {what}, rounded once and correctly to each dtype: " + ", ".join(
+            f"{k} {v} of {b.rows * b.n} changed" for k, v in ev.changed.items()))
+        if not show_rows:
+            out.append("--rows shows every row; --json has every row")
+    if ev.plan.kind == "softmax":
+        out.append("Σ out: the computed outputs summed exactly, then rounded to float64")
+        if ev.rows == 1 and any(s.arrays["ties"][0] > 1 for s in ev.series):
+            out.append("the max is tied: argmax and hardmax take the first index (numpy/torch "
+                       "convention); softmax splits the weight evenly between the tied entries")
+    if typed is not None:
+        if isinstance(typed, list):
+            out.append("exact softmax of the inputs as typed: ["
+                       + ", ".join(decimal_text(r) for r in typed[:ELEMENT_LIMIT]) + "]")
+        else:
+            out.append(f"exact LSE of the inputs as typed: {decimal_text(typed)} (the reference "
+                       "column is exact for each dtype's rounded inputs)")
+    return out
+
+
+def reference_note(ev: Any) -> str:
+    from smoothcli.reference.fast import TAU
+
+    parts = []
+    for dtype, kinds in ev.reference_kinds.items():
+        parts.append(f"{dtype}: " + ", ".join(f"{v} {k}" for k, v in sorted(kinds.items())))
+    return ("reference per row: " + "; ".join(parts) + f" (fast = vectorised with a proven bound "
+            f"≤ 1/{round(1 / TAU)} ULP of the dtype; mpmath where the bound is not enough, and "
+            "for rows of at most 64 values)")
+
+
+def sum_caption(settings: Any) -> str:
+    """One line saying how Σ exp was accumulated for each dtype shown."""
+    acc = settings.accumulation
+    if acc.acc is not None:
+        return (f"Σ exp accumulated in {acc.acc} where that is wider than the row's dtype "
+                f"(--acc {acc.acc}), --sum {acc.order}; JSON: acc_dtype, accumulation")
+    if acc.order == "sequential":
+        return ("Σ exp accumulated left to right, each partial sum rounded to the row's dtype "
+                "(--sum sequential)")
+    return "Σ exp: " + "; ".join(f"{f.name}: {acc.describe(f.name)}" for f in settings.dtypes)
+
+
+def bounds_caption(ev: Any) -> str:
+    """What the bits / err/u / bound/u columns mean and which theorem each method was held to."""
+    from smoothcli.measure.bounds import _FORMULA, _LSE, _SOFTMAX
+
+    text = ("bits: log2(1 + number of dtype values between the result and the correctly rounded "
+            "exact value), as Herbie counts; err/u, bound/u: the measured error and the "
+            "leading-order bound of Blanchard, Higham & Higham (2021), in units of u = 2^-p "
+            "(LSE: |ŷ − y|/|y|, softmax: max|ĝ − g|/max g)")
+    table = _SOFTMAX if ev.plan.kind == "softmax" else _LSE
+    used: dict[str, list[str]] = {}
+    for s in ev.series:
+        entry = table.get(s.method)
+        if entry is not None and function_name(ev.plan.kind, s) != "smooth_max":
+            name = s.method + ("*" if entry[2] else "")
+            if name not in used.setdefault(entry[0], []):
+                used[entry[0]].append(name)
+    if used:
+        text += "\nbounds: " + "; ".join(f"Thm {t} {_FORMULA[t]}: {', '.join(ms)}"
+                                         for t, ms in used.items())
+        if any(m.endswith("*") for ms in used.values() for m in ms):
+            text += " (* by analogy: the theorem analyses Alg. 4.1)"
+    return text
+
+
+def accumulation_caption(ev: Any) -> str | None:
+    """How the rows accumulated, when that is not the documented default (sequential in the
+    row's own dtype): --acc widening, and the online normaliser's own recurrence."""
+    parts = []
+    wide: dict[str, list[str]] = {}
+    for s in ev.series:
+        if s.acc_dtype != s.dtype and s.peer is None:
+            if s.dtype not in wide.setdefault(s.acc_dtype, []):
+                wide[s.acc_dtype].append(s.dtype)
+    for acc, dts in wide.items():
+        parts.append(f"--acc {acc}: the sums (and the online normaliser) of the {', '.join(dts)} "
+                     f"rows accumulate in {acc}, their log / the division by them run in {acc}, "
+                     "the result is rounded once to the row's dtype (column acc)")
+    if any(s.method.startswith("online") for s in ev.series):
+        parts.append("online rows: the normaliser d_j = d_(j-1)·exp(m_(j-1) − m_j) + "
+                     "exp(x_j − m_j) of Milakov & Gimelshein (2018), left to right, every step "
+                     "rounded (--sum does not apply)")
+    return "\n".join(parts) if parts else None
+
+
+__all__ = ["build", "where"]
+
+
+def typed_entries(numbers: Sequence[Any], rounded: Sequence[Any]) -> list[dict]:
+    """JSON ``inputs`` of the elementwise commands (sigmoid, abs): the same entries as
+    :func:`input_entries`, from their typed numbers and per-dtype rounded values."""
+    return [{"row": 0, "index": i, "text": x.text,
+             "rounded": {r.dtype: r.values[i] for r in rounded},
+             "changed": {r.dtype: r.changed[i] for r in rounded}}
+            for i, x in enumerate(numbers)]

@@ -1,0 +1,197 @@
+"""The one row model of the LSE family, its summary, and what ``--check`` fails on.
+
+A row is one (input row, dtype, method[, temperature or k]) evaluation.  Its keys are the same
+for every function of the family and every input size (docs/json.md lists them): scalar-valued
+functions (LSE, the smooth max) give scalars in ``value``, ``reference`` and
+``reference_decimal`` and null element arrays; vector-valued ones (softmax) give arrays there and
+in ``abs_errors``, ``rel_errors``, ``ulp_errors`` and ``element_bits``, with the worst element in
+the scalar errors.  A batch of R rows gives R rows per (dtype, method), and a separate summary per
+(dtype, method): counts of rows by flag, the worst and the median ULP error.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterator
+
+#: Every key of a row, in order (docs/json.md).
+ROW_KEYS = (
+    "row", "dtype", "method", "function", "temperature", "k",
+    "value", "reference", "reference_decimal", "reference_typed",
+    "abs_error", "rel_error", "ulp_error", "bits",
+    "abs_errors", "rel_errors", "ulp_errors", "element_bits",
+    "overflow", "underflow", "nan", "flushed_terms", "sumexp", "output_sum", "sum_error",
+    "inputs_changed", "inputs_overflowed", "max", "argmax", "ties", "gap", "upper", "inside",
+    "bound", "error_u", "exceeds_bound", "bound_rule",
+    "accumulation", "acc_dtype", "peer")
+
+#: Every key of a summary entry.
+SUMMARY_KEYS = (
+    "dtype", "method", "function", "temperature", "k", "rows", "overflow_rows",
+    "underflow_rows", "nan_rows", "outside_rows", "worst_row", "ulp_error", "median_ulp_error",
+    "bits", "flushed_terms")
+
+FLAGS = ("overflow", "underflow", "nan")
+
+
+def function_name(kind: str, series: Any) -> str:
+    if series.transform is not None and series.transform.name == "k":
+        return "smooth_max"
+    return kind
+
+
+def where(series: Any) -> str:
+    """How a (dtype, method[, T or k]) is named in messages: 'float16 naive T=0.5'."""
+    text = f"{series.dtype} {series.method}"
+    if series.transform is not None:
+        tag = "T" if series.transform.name == "temperature" else "k"
+        text += f" {tag}={series.param:g}"
+    return text
+
+
+def _num(v: Any) -> Any:
+    """A numpy scalar as a Python number (ints stay ints; -1 marks "none" in int arrays)."""
+    if hasattr(v, "item"):
+        v = v.item()
+    return v
+
+
+def row_dict(ev: Any, s: Any, i: int, typed: Any = None, bounds: Any = None) -> dict:
+    """Row ``i`` of series ``s`` in the row model (JSON-ready apart from non-finite floats)."""
+    a = s.arrays
+    el = s.elements[i] if s.elements is not None else None
+    vector = s.vector
+    t = s.transform
+
+    def arr(key: str):
+        if not vector:
+            return None
+        return el[key].tolist() if el is not None else None
+
+    argmax = int(a["argmax"][i])
+    d: dict[str, Any] = {
+        "row": i, "dtype": s.dtype, "method": s.method,
+        "function": function_name(ev.plan.kind, s),
+        "temperature": s.param if t is not None and t.name == "temperature" else None,
+        "k": s.param if t is not None and t.name == "k" else None,
+        "value": arr("value") if vector else float(a["value"][i]),
+        "reference": arr("reference") if vector else float(a["reference"][i]),
+        "reference_decimal": (el["reference_decimal"] if vector and el is not None else
+                              None if vector else s.reference_decimal[i]),
+        "reference_typed": typed,
+        "abs_error": float(a["abs_error"][i]), "rel_error": float(a["rel_error"][i]),
+        "ulp_error": float(a["ulp_error"][i]), "bits": float(a["bits"][i]),
+        "abs_errors": arr("abs_errors"), "rel_errors": arr("rel_errors"),
+        "ulp_errors": arr("ulp_errors"), "element_bits": arr("element_bits"),
+        "overflow": bool(a["overflow"][i]), "underflow": bool(a["underflow"][i]),
+        "nan": bool(a["nan"][i]), "flushed_terms": int(a["flushed_terms"][i]),
+        "sumexp": float(a["sumexp"][i]),
+        "output_sum": float(a["output_sum"][i]) if vector else None,
+        "sum_error": float(a["sum_error"][i]) if vector else None,
+        "inputs_changed": int(a["changed_inputs"][i]),
+        "inputs_overflowed": bool(a["inputs_overflowed"][i]),
+        "max": None if math.isnan(a["max"][i]) else float(a["max"][i]),
+        "argmax": None if argmax < 0 else argmax,
+        "ties": None if argmax < 0 else int(a["ties"][i]),
+        "gap": None, "upper": None, "inside": None,
+        "bound": float(a["bound"][i]), "error_u": float(a["error_u"][i]),
+        "exceeds_bound": bool(a["exceeds_bound"][i]), "bound_rule": s.bound_rule[i],
+        "accumulation": accumulation_text(s), "acc_dtype": s.acc_dtype,
+        "peer": peer_text(s)}
+    if bounds is not None:
+        d["gap"], d["upper"], d["inside"] = bounds
+    return d
+
+
+def iter_rows(ev: Any, typed: dict | None = None, bounds: dict | None = None) -> Iterator[dict]:
+    """Every row of an evaluation, row by row, then by dtype and method (lazily: a batch of
+    262,144 rows is never held as row objects)."""
+    for i in range(ev.rows):
+        for s in ev.series:
+            yield row_dict(ev, s, i, (typed or {}).get((i, s.dtype)),
+                           (bounds or {}).get((i, id(s))))
+
+
+class Rows:
+    """The rows of a report, produced when iterated (for ``--json``)."""
+
+    def __init__(self, ev: Any, typed: dict | None = None, bounds: dict | None = None):
+        self.ev, self.typed, self.bounds = ev, typed, bounds
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter_rows(self.ev, self.typed, self.bounds)
+
+    def __len__(self) -> int:
+        return self.ev.rows * len(self.ev.series)
+
+
+def summary(ev: Any, outside: dict | None = None) -> list[dict]:
+    """One entry per series (docs/json.md): counts over the rows, worst and median ULP error
+    (rows with a NaN result are counted, not ranked)."""
+    import numpy as np
+
+    out = []
+    for s in ev.series:
+        a = s.arrays
+        ulp = np.where(a["nan"], np.nan, a["ulp_error"])
+        ranked = ~np.isnan(ulp)
+        bits = a["bits"]
+        t = s.transform
+        entry = {
+            "dtype": s.dtype, "method": s.method, "function": function_name(ev.plan.kind, s),
+            "temperature": s.param if t is not None and t.name == "temperature" else None,
+            "k": s.param if t is not None and t.name == "k" else None,
+            "rows": s.rows,
+            "overflow_rows": int(a["overflow"].sum()), "underflow_rows": int(a["underflow"].sum()),
+            "nan_rows": int(a["nan"].sum()),
+            "outside_rows": None if outside is None else int(outside.get(id(s), 0)),
+            "worst_row": int(np.nanargmax(ulp)) if ranked.any() else None,
+            "ulp_error": float(np.nanmax(ulp)) if ranked.any() else math.nan,
+            "median_ulp_error": float(np.nanmedian(ulp)) if ranked.any() else math.nan,
+            "bits": float(np.nanmax(bits)) if (~np.isnan(bits)).any() else math.nan,
+            "flushed_terms": int(a["flushed_terms"].sum())}
+        out.append(entry)
+    return out
+
+
+def problems(ev: Any, max_ulp: float | None, outside: dict | None = None) -> list[str]:
+    """What ``--check`` fails on, one line per (series, kind of problem)."""
+    out = []
+    for s, entry in zip(ev.series, summary(ev, outside)):
+        name = where(s)
+        R = s.rows
+        for flag in FLAGS:
+            count = entry[f"{flag}_rows"]
+            if count:
+                first = int(s.arrays[flag].argmax())
+                out.append(f"{name}: {flag}" if R == 1 else
+                           f"{name}: {flag} in {count} of {R} rows (first: row {first})")
+        if outside and outside.get(id(s)):
+            what = ("smooth max outside [max, max + log(n)/k]"
+                    if function_name(ev.plan.kind, s) == "smooth_max"
+                    else "LSE outside [max, max + log n]")
+            out.append(f"{name}: {what}" +
+                       ("" if R == 1 else f" in {outside[id(s)]} of {R} rows"))
+        u = entry["ulp_error"]
+        if max_ulp is not None and not math.isnan(u) and u > max_ulp:
+            out.append(f"{name}: {u:.3g} ULP > --max-ulp {max_ulp:g}" +
+                       ("" if R == 1 else f" (row {entry['worst_row']})"))
+    return out
+
+
+def accumulation_text(s: Any) -> str:
+    """How the row's sums were accumulated (or which library function a peer row called)."""
+    if s.peer is not None:
+        what, version = s.peer
+        return f"{what} ({version}) on a {s.dtype} array, returned {s.returned}"
+    from smoothcli.core.accumulation import Accumulation
+
+    return Accumulation(s.order, s.acc_dtype if s.acc_dtype != s.dtype else None
+                        ).describe(s.dtype, s.method)
+
+
+def peer_text(s: Any) -> str | None:
+    if s.peer is None:
+        return None
+    what, version = s.peer
+    return f"{what} ({version})"
