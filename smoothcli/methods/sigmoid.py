@@ -36,7 +36,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from smoothcli.reference.exact import converge, to_mpf
+from smoothcli.reference.exact import _add_exactly, converge, to_mpf
 
 
 @dataclass
@@ -134,19 +134,34 @@ METHOD_NAMES = ("naive", "stable")
 # --- exact references --------------------------------------------------------------------------
 
 def _sigmoid_at_prec(x):
-    """σ(x) at the working precision; exp(−|x|) ≤ 1 keeps both branches well conditioned."""
+    """σ(x) at the working precision; exp(−|x|) ≤ 1 keeps both branches well conditioned.
+
+    For x ≥ 0, σ(x) = 1 − σ(−x) with σ(−x) = e^(−x)/(1 + e^(−x)) computed to full relative
+    accuracy and the subtraction from 1 done exactly (``_add_exactly``, as
+    :func:`smoothcli.reference.exact.softmax_at_prec` does for 1 + expm1(d)).  Rounding
+    1/(1 + e^(−710)) at the working precision gives exactly 1 below ~1030 bits, so the error of
+    a float16 σ(710) = 1.0 (exactly e^(−710)/(1 + e^(−710)) ≈ 4.5e-309) would be measured as 0.
+    Past EXACT_GAP_BITS (x ≳ 5678) the tail is rounded away: it is then far below any format's
+    ULP at 1 and the ULP error it could show is 0.0 either way."""
     import mpmath
 
     v = to_mpf(x)
     if mpmath.isnan(v):
         return mpmath.mpf("nan")
-    e = mpmath.exp(-abs(v))
-    return 1 / (1 + e) if v >= 0 else e / (1 + e)
+    e = mpmath.exp(-abs(v))  # the argument −|v| is exact; mpmath's exp costs O(log |v|) here
+    lower = e / (1 + e)  # σ(−|v|)
+    return _add_exactly(mpmath.mpf(1), -lower) if v >= 0 else lower
 
 
 def _softplus_at_prec(x):
-    """softplus(x) = max(x, 0) + log1p(e^(−|x|)); the addition is exact (no rounding), as in
-    :func:`smoothcli.reference.exact.lse_at_prec`, so a tail of e^(−1000) next to 1000 is kept."""
+    """softplus(x) = max(x, 0) + log1p(e^(−|x|)) (Blanchard, Higham & Higham 2021, §2).
+
+    The addition is exact (no rounding), as in :func:`smoothcli.reference.exact.lse_at_prec`, so
+    a tail of e^(−1000) next to 1000 is kept and the error of a computed 1000 is measured.  But
+    only up to a gap of EXACT_GAP_BITS: the exact sum 1e16 + e^(−1e16) would need 1.4e16 bits
+    (out of memory), and 727000 + e^(−727000) an exponent of −1049095 that no later stage can
+    turn into a Fraction.  A tail that far below x is far below x's ULP in every format, so the
+    rounded sum measures the same error (``_add_exactly``)."""
     import mpmath
 
     v = to_mpf(x)
@@ -155,7 +170,7 @@ def _softplus_at_prec(x):
     if mpmath.isinf(v):
         return v if v > 0 else mpmath.mpf(0)
     tail = mpmath.log1p(mpmath.exp(-abs(v)))
-    return mpmath.fadd(max(v, 0), tail, exact=True)
+    return _add_exactly(max(v, 0), tail)
 
 
 def _log_sigmoid_at_prec(x):
@@ -164,7 +179,9 @@ def _log_sigmoid_at_prec(x):
     v = to_mpf(x)
     if mpmath.isnan(v):
         return mpmath.mpf("nan")
-    return -_softplus_at_prec(-v)
+    # mpmath's unary minus rounds to the working precision: it would drop the exact tail of
+    # softplus(710) = 710 + e^(−710) again; fneg(exact=True) only flips the sign.
+    return mpmath.fneg(_softplus_at_prec(mpmath.fneg(v, exact=True)), exact=True)
 
 
 def sigmoid_reference(x) -> Any:

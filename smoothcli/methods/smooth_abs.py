@@ -42,7 +42,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any, Callable
 
-from smoothcli.reference.exact import converge, to_mpf
+from smoothcli.reference.exact import _add_exactly, converge, to_mpf
 from smoothcli.methods.sigmoid import PointTrace
 
 #: a = k|x| below which the stable form uses the expm1 branch (see the module docstring).
@@ -146,16 +146,33 @@ SMOOTH_MAX_METHODS: dict[str, Callable[[Any, Any, Any], PointTrace]] = {
 # --- exact references --------------------------------------------------------------------------
 
 def _abs_at_prec(x, k):
-    """[f_k(x), |x| − f_k(x)] at the working precision, each from a well-conditioned form."""
+    """[f_k(x), |x| − f_k(x)] at the working precision, each from a well-conditioned form.
+
+    With a = k|x| (a product of two floats, formed exactly):
+
+    * a ≤ 2: f_k = (2/k)·log1p(2·sinh²(a/4)) has no cancellation near 0, where f_k ≈ kx²/4;
+      the gap is |x| − f_k, subtracted exactly.  The other form of the gap,
+      2·(log 2 − log1p(e^(−a)))/k, cancels catastrophically there: at x = 1e-200, k = 1 it is
+      1e-200 but comes out as 0 at any working precision below ~660 bits.
+    * a > 2: log cosh(y) = |y| − log 2 + log1p(e^(−2|y|)) gives the gap
+      2·(log 2 − log1p(e^(−a)))/k (no cancellation: log1p(e^(−a)) < log1p(e^(−2)) < log(2)/5)
+      and f_k = |x| − gap, subtracted exactly so that a float f_k(1e300) = 1e300 keeps its
+      measurable error ≈ 2·log 2 (rounding |x| − gap to the working precision would swallow
+      it).  mpmath's exp(−a) costs O(log a), not O(a), even for a = 1e20 or 3e38.
+
+    The exact sums go through ``_add_exactly``, which rounds instead when the terms are more
+    than EXACT_GAP_BITS apart in magnitude (the gap then lies far below |x|'s ULP)."""
     import mpmath
 
     xv, kv = to_mpf(x), to_mpf(k)
-    a = abs(kv * xv)
-    gap = 2 * (mpmath.log(2) - mpmath.log1p(mpmath.exp(-a))) / kv
+    ax = abs(xv)
+    a = abs(mpmath.fmul(kv, xv, exact=True))
     if a <= 2:  # f_k = (2/k)·log1p(2·sinh²(kx/4)): no cancellation near 0
         f = 2 * mpmath.log1p(2 * mpmath.sinh(a / 4) ** 2) / kv
+        gap = _add_exactly(ax, -f)
     else:
-        f = abs(xv) - gap
+        gap = 2 * (mpmath.log(2) - mpmath.log1p(mpmath.exp(-a))) / kv
+        f = _add_exactly(ax, -gap)
     return [f, gap]
 
 
@@ -165,14 +182,20 @@ def smooth_abs_reference(x, k) -> list:
 
 
 def _max_at_prec(x, y, k):
-    """[(x + y + f_k(x − y))/2, (1/k)·log(e^(kx) + e^(ky))] at the working precision."""
+    """[(x + y + f_k(x − y))/2, (1/k)·log(e^(kx) + e^(ky))] at the working precision.
+
+    With m = max(x, y) and d = k|x − y| (formed exactly from the floats):
+    (1/k)·LSE(kx, ky) = m + log1p(e^(−d))/k (Blanchard, Higham & Higham 2021, Alg. 4.1) and
+    the smooth max = m + log((1 + e^(−d))/2)/k = m + log1p(expm1(−d)/2)/k, which does not cancel
+    when x ≈ y.  Both additions to m are exact unless the tail lies more than EXACT_GAP_BITS
+    below m (``_add_exactly``): the exact sum 1e10 + log1p(e^(−1e10)) would need 1.4e10 bits."""
     import mpmath
 
     xv, yv, kv = to_mpf(x), to_mpf(y), to_mpf(k)
     m = max(xv, yv)
-    tail = mpmath.log1p(mpmath.exp(-kv * abs(xv - yv))) / kv
-    seed = mpmath.fadd(m, tail, exact=True)  # (1/k)·LSE(kx, ky) = max + log1p(e^(−k|x−y|))/k
-    return [seed - mpmath.log(2) / kv, seed]
+    d = mpmath.fmul(kv, abs(mpmath.fsub(xv, yv, exact=True)), exact=True)
+    seed = _add_exactly(m, mpmath.log1p(mpmath.exp(-d)) / kv)
+    return [_add_exactly(m, mpmath.log1p(mpmath.expm1(-d) / 2) / kv), seed]
 
 
 def smooth_max_reference(x, y, k) -> list:
