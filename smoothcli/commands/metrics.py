@@ -140,7 +140,14 @@ def read_grid(spec: str | None, what: str) -> Grid:
     if len(rows) > 1 and not rows[-1].strip():
         rows = rows[:-1]  # "1,2,3;" : one row of a 2-D batch
     parsed = []
-    for r in rows:
+    for i, r in enumerate(rows):
+        if "," in r and r.strip():
+            # as in CSV files: an empty field is a missing value, never silently dropped
+            for col, fld in enumerate(r.split(","), start=1):
+                if not fld.strip():
+                    where = f"row {i}, " if len(rows) > 1 else ""
+                    raise InputError(f"{what}: empty field ({where}value {col}) in {spec!r}; "
+                                     "write every value")
         tokens = [t for t in r.replace(",", " ").split() if t]
         if not tokens:
             raise InputError(f"{what}: empty {'row' if len(rows) > 1 else 'list'} in {spec!r}"
@@ -160,14 +167,15 @@ def read_grid(spec: str | None, what: str) -> Grid:
 
 
 def _is_input_file(text: str) -> bool:
-    """Whether ``text`` names something to read rather than numbers: an existing file, pipe, FIFO
-    or device (``--logits <(...)`` is /dev/fd/63, ``--labels /dev/stdin``).  Numbers never
+    """Whether ``text`` names something to read rather than numbers: an existing file, directory,
+    pipe, FIFO or device (``--logits <(...)`` is /dev/fd/63, ``--labels /dev/stdin``).  Numbers never
     contain '/', so only a bare name that exists (a file called ``1``) is ambiguous, and a file
     wins, as before."""
     if not text:
         return False
     try:
-        return not os.path.isdir(text) and os.path.exists(text)
+        # lexists: a dangling link or a link loop is a path too, and the loader names the problem
+        return os.path.lexists(text)
     except (OSError, ValueError):  # e.g. an embedded NUL byte: not a path, so numbers
         return False
 

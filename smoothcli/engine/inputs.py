@@ -273,19 +273,6 @@ def _array_result(arr, source: str, axis: int, int_labels: bool):
     return _from_array(arr, source, axis)
 
 
-def _load_npy(path: str | None, data: bytes | None, source: str):
-    """A float .npy array from ``path`` or from ``data`` (kept for callers of the old name)."""
-    import io
-
-    if path is not None:
-        with _open(path, source) as f:
-            arr = _read_npy(f, os.fstat(f.fileno()).st_size, source, mappable=True)
-    else:
-        arr = _read_npy(io.BytesIO(data or b""), len(data or b""), source, mappable=False)
-    _check_float(arr.dtype, source)
-    return arr
-
-
 def _read_npy(f, size: int, source: str, mappable: bool):
     """The array stored in the .npy file ``f`` (positioned at its start; ``size`` bytes long).
 
