@@ -133,7 +133,8 @@ def _write_whole(path: str, fmt: str, draw) -> None:
     target is either the complete new image or what it was before.
 
     A path that cannot be created (no such directory, no permission) is a bad argument: exit 2.
-    A write that fails half-way (disk full, I/O error) is an output error: exit 74, as for stdout."""
+    A write that fails half-way (disk full, I/O error) is an output error: exit 74, as for
+    stdout."""
     import tempfile
 
     shown = repr(path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

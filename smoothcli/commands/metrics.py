@@ -168,9 +168,9 @@ def read_grid(spec: str | None, what: str) -> Grid:
 
 def _is_input_file(text: str) -> bool:
     """Whether ``text`` names something to read rather than numbers: an existing file, directory,
-    pipe, FIFO or device (``--logits <(...)`` is /dev/fd/63, ``--labels /dev/stdin``).  Numbers never
-    contain '/', so only a bare name that exists (a file called ``1``) is ambiguous, and a file
-    wins, as before."""
+    pipe, FIFO or device (``--logits <(...)`` is /dev/fd/63, ``--labels /dev/stdin``).  Numbers
+    never contain '/', so only a bare name that exists (a file called ``1``) is ambiguous, and the
+    file wins, as before."""
     if not text:
         return False
     try:
