@@ -11,15 +11,50 @@ problem; 2 bad usage or bad input (one line ``smooth: error: ...`` on stderr); 1
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
-from typing import Callable, List, Optional
 
-import click
-import typer
-from typing_extensions import Annotated
 
-from smoothcli import __version__
-from smoothcli._usage import OneLineErrors
+def _interrupted_while_starting(signum, frame) -> None:  # noqa: ARG001 - signal's interface
+    """Ctrl-C before main() runs (while click, typer and rich are imported): a KeyboardInterrupt
+    there would print a traceback, so end here with the documented line and status."""
+    try:
+        os.write(2, b"smooth: interrupted\n")
+    except OSError:
+        pass
+    os._exit(130)
+
+
+def _take_startup_sigint():
+    """Handle SIGINT from the first line of this module until main() starts, but only when this
+    process is smooth itself (the console script or ``python -m smoothcli``): a program that
+    imports smoothcli.cli (a test runner) keeps its own Ctrl-C."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    name = os.path.basename(main_file)
+    ours = name in ("smooth", "smooth.exe", "smooth-script.py") or (
+        name == "__main__.py" and os.path.basename(os.path.dirname(main_file)) == "smoothcli")
+    try:
+        if ours and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            return signal.signal(signal.SIGINT, _interrupted_while_starting)
+    except (ValueError, OSError):  # not the main thread
+        pass
+    return None
+
+
+_STARTUP_SIGINT = _take_startup_sigint()
+
+from typing import Callable, List, Optional  # noqa: E402 - after the start-up SIGINT handler
+
+import click  # noqa: E402
+import typer  # noqa: E402
+from typing_extensions import Annotated  # noqa: E402
+
+from smoothcli import __version__  # noqa: E402
+from smoothcli._usage import (ARGS_KEY, EX_IOERR, GuardedStdout, OneLineErrors,  # noqa: E402
+                              OutputError, for_encoding, quiet_stderr, say,
+                              stream_encoding)
+from smoothcli.core.errors import InputError  # noqa: E402 - a 5-line module
 
 HELP = ("Is this formula stable in this dtype? Evaluate LogSumExp, softmax and friends naively "
         "and stably in float16/32/64, bfloat16 and float8, against an exact mpmath reference.")
@@ -96,7 +131,14 @@ def _values(ctx: typer.Context, tokens: Optional[List[str]]):
     from smoothcli.core.numbers import looks_like_number, parse_numbers
 
     tokens = list(tokens or [])
-    for t in tokens:
+    # Tokens after '--' are values whatever they look like ('smooth lse 1 -- --json': "not a
+    # number: '--json'"); click puts them, in order, at the end of the values.
+    raw = ctx.meta.get(ARGS_KEY) or []
+    literal = len(raw) - raw.index("--") - 1 if "--" in raw else 0
+    first_literal = len(tokens) - min(literal, len(tokens))
+    for i, t in enumerate(tokens):
+        if i >= first_literal:
+            break
         if t.startswith("-") and len(t) > 1 and not looks_like_number(t):
             opts = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
             raise click.NoSuchOption(t.split("=")[0], possibilities=opts, ctx=ctx)
@@ -135,19 +177,19 @@ def _settings(dtype, method, sum_order, methods_available, acc=None, peer=None):
 
 
 def _max_ulp(text: Optional[str]) -> Optional[float]:
-    import math
-
-    from smoothcli.core.errors import InputError
+    """--max-ulp N: the project's number grammar (no underscores, hex or Unicode digits), finite
+    and >= 0."""
+    from smoothcli.core.numbers import parse_number
 
     if text is None:
         return None
     try:
-        v = float(text)
-    except ValueError:
-        raise InputError(f"--max-ulp must be a number, not {text!r}") from None
-    if not math.isfinite(v) or v < 0 or not text.isascii():
+        v = parse_number(text)
+    except InputError as e:
+        raise InputError(f"--max-ulp: {e}") from None
+    if v.exact is None or v.exact < 0:
         raise InputError(f"--max-ulp must be a finite number >= 0, not {text!r}")
-    return v
+    return float(v.exact)
 
 
 class BadInput(click.ClickException):
@@ -156,7 +198,7 @@ class BadInput(click.ClickException):
     exit_code = 2
 
     def show(self, file=None) -> None:  # noqa: D102 - click's interface
-        click.echo(f"smooth: error: {self.message}", err=True)
+        say(f"smooth: error: {self.message}")
 
 
 def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional[str],
@@ -166,7 +208,6 @@ def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional
     ``figures`` maps "png"/"svg" to the file ``--png``/``--svg`` named (issue 7): the report's
     chart is written there with matplotlib, which is checked for before anything is computed."""
     from smoothcli._format import get_format
-    from smoothcli.core.errors import InputError
 
     figures = {k: v for k, v in (figures or {}).items() if v}
     try:
@@ -189,14 +230,20 @@ def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional
         raise BadInput(str(e)) from None
     problems = report.problems(limit)  # type: ignore[attr-defined]
     shown = problems if (check or json) else []
-    text = get_format(json).render(report, shown)
+    out = sys.stdout
+    if out is None:  # started with stdout closed (`smooth lse 1 >&-`)
+        raise OutputError("Bad file descriptor (standard output is closed)")
+    # JSON is ASCII already; a table's symbols fall back to ASCII where the encoding lacks them
+    text = for_encoding(get_format(json).render(report, shown), stream_encoding(out))
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        out.write(text)
+        out.flush()
     except BrokenPipeError:
         # The reader went away (`smooth ... | head -1`): stop writing, quietly, but let --check
         # still decide the exit status (1 must keep meaning "a problem was found").
         _silence_stdout()
+    except (OSError, ValueError) as e:  # a full disk, an I/O error, a closed file
+        raise OutputError(getattr(e, "strerror", None) or str(e)) from None
     if check and problems:
         raise typer.Exit(1)
 
@@ -444,59 +491,81 @@ def metrics(
 
 def main() -> None:
     """Console-script entry point: maps errors to the documented exit statuses."""
-    from smoothcli.core.errors import InputError
-
+    stdout = sys.stdout
     try:
+        # Start-up is over: from here Ctrl-C is a KeyboardInterrupt, answered below.
+        if _STARTUP_SIGINT is not None:
+            signal.signal(signal.SIGINT, _STARTUP_SIGINT)
+        sys.stdout = GuardedStdout(stdout)  # type: ignore[assignment]
         rv = app(standalone_mode=False, prog_name="smooth")
+        # A write error must surface here, not in the interpreter's final flush (status 120).
+        sys.stdout.flush()
     except SystemExit:
         # typer.core._main answers EPIPE outside emit() (--help, --version) with sys.exit(1),
         # after wrapping stdout in click's PacifyFlushWrapper; 1 would read as "--check failed".
         if isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
             _quiet_broken_pipe()
         raise
+    except KeyboardInterrupt:
+        say("smooth: interrupted")
+        sys.exit(130)
+    except click.exceptions.Abort:
+        say("smooth: interrupted")
+        sys.exit(130)
+    except OutputError as e:
+        # The output cannot be written (a full disk, a closed stdout): one line on stderr if it
+        # can take one, and a status of its own (README, "Exit codes and errors").
+        _silence_stdout()
+        say(f"smooth: error: cannot write output: {e.reason}")
+        sys.exit(EX_IOERR)
     except InputError as e:  # raised outside a command (should not happen): same contract
-        sys.stderr.write(f"smooth: error: {e}\n")
+        say(f"smooth: error: {e}")
         sys.exit(2)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:
-        e.show()
+        _show(e)
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        sys.stderr.write("smooth: interrupted\n")
-        sys.exit(130)
-    except KeyboardInterrupt:
-        sys.stderr.write("smooth: interrupted\n")
-        sys.exit(130)
     except BrokenPipeError:
         _quiet_broken_pipe()
     except MemoryError:
-        sys.stderr.write("smooth: error: out of memory: the input is too large\n")
+        say("smooth: error: out of memory: the input is too large")
         sys.exit(2)
     except Exception as e:  # a bug in smooth: one line, not a traceback (contract: README)
-        import os
-
         if os.environ.get("SMOOTH_DEBUG"):
             raise
         detail = " ".join(f"{type(e).__name__}: {e}".split())
-        sys.stderr.write(f"smooth: internal error: {detail} (please report it; run with "
-                         "SMOOTH_DEBUG=1 for the traceback)\n")
+        say(f"smooth: internal error: {detail} (please report it; run with SMOOTH_DEBUG=1 for "
+            "the traceback)")
         sys.exit(70)  # EX_SOFTWARE (sysexits.h): never mistaken for --check's 1 or usage's 2
+    finally:
+        if isinstance(sys.stdout, GuardedStdout):
+            sys.stdout = stdout
     code = rv if isinstance(rv, int) else 0
     if code == 130:  # typer.core._main turns KeyboardInterrupt into Exit(130), silently
-        sys.stderr.write("smooth: interrupted\n")
+        say("smooth: interrupted")
     sys.exit(code)
 
 
-def _silence_stdout() -> None:
-    """Point stdout at /dev/null so that the interpreter's final flush cannot raise EPIPE again
-    (the Python docs' advice for SIGPIPE, "Note on SIGPIPE" in the signal module)."""
-    import os
-
+def _show(e: click.ClickException) -> None:
+    """click's own show() (the help, for ``smooth`` alone), which must not raise when stderr is
+    closed or full: the exit status is what is left to tell the story."""
     try:
+        e.show()
+    except Exception:  # noqa: BLE001
+        quiet_stderr()
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's final flush cannot raise EPIPE (or
+    ENOSPC) again (the Python docs' advice for SIGPIPE, "Note on SIGPIPE" in the signal module)."""
+    try:
+        fd = sys.stdout.fileno()
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # no real file descriptor (CliRunner, closed stream)
+        if devnull != fd:
+            os.dup2(devnull, fd)
+            os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor (CliRunner, closed)
         pass
 
 

@@ -6,17 +6,29 @@ uses the Agg canvas directly (no pyplot, no GUI backend, no global state), text 
 SVG (``svg.fonttype = none``, so the legend can be searched), and files carry no date or version
 metadata, so the same command writes the same file.
 
+Side effects are kept to the file asked for: it is written to a temporary file in the same
+directory and renamed over the target only when complete (a full disk leaves no truncated image
+behind, and an existing file is untouched), and unless the user set ``MPLCONFIGDIR`` matplotlib's
+configuration and font cache live in a temporary directory removed afterwards (nothing is written
+under ``~/.config`` or ``~/.cache``).  That fresh cache would be rebuilt with fontconfig's
+``fc-list`` on every run; matplotlib then scans the standard font directories only, so no
+external program is run and the fonts found do not depend on the user's fontconfig setup.
+
 Like the terminal renderer (:mod:`smoothcli._format.chart`) this reads only the
 :mod:`smoothcli.report.charts` dataclasses: the same series, the same flags.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import math
-from typing import Any, Sequence
+import os
+from typing import Any, Iterator, Sequence
 
-from smoothcli.report.charts import Chart, Panel, RangeChart
+from smoothcli._usage import OutputError
 from smoothcli.core.errors import InputError
+from smoothcli.report.charts import Chart, Panel, RangeChart
 
 INSTALL = "pip install 'smoothcli[plot]'"
 FORMATS = ("png", "svg")
@@ -33,12 +45,60 @@ def check_path(path: str, fmt: str) -> None:
 
 
 def require_matplotlib(option: str) -> None:
-    """Fail early, with the install command, when matplotlib cannot be imported."""
+    """Fail early, with the install command, when matplotlib is not installed.  It is only looked
+    for here, not imported: :func:`_private_matplotlib` must be in place before the import."""
+    import importlib.util
+
     try:
-        import matplotlib  # noqa: F401
-    except ImportError:
+        found = importlib.util.find_spec("matplotlib") is not None
+    except (ImportError, ValueError):  # sys.modules["matplotlib"] is None, or a broken entry
+        found = False
+    if not found:
         raise InputError(f"{option} needs matplotlib, which is not installed: "
-                         f"run {INSTALL}") from None
+                         f"run {INSTALL}")
+
+
+@contextlib.contextmanager
+def _private_matplotlib() -> Iterator[None]:
+    """matplotlib's configuration and cache in a temporary directory (unless MPLCONFIGDIR is set,
+    or matplotlib is already imported and configured in this process), and no ``fc-list`` while
+    its font list is built; the directory is removed afterwards."""
+    import logging
+    import sys
+    import tempfile
+
+    if "MPLCONFIGDIR" in os.environ or "matplotlib.font_manager" in sys.modules:
+        yield
+        return
+    # matplotlib logs to stderr through logging's last-resort handler ("Could not save
+    # font_manager cache" on a full disk): smooth's stderr is one line, so its log goes nowhere.
+    log = logging.getLogger("matplotlib")
+    quiet = logging.NullHandler()
+    log.addHandler(quiet)
+    propagate, log.propagate = log.propagate, False
+    tmp = tempfile.mkdtemp(prefix="smooth-matplotlib-")
+    path = os.environ.get("PATH")
+    os.environ["MPLCONFIGDIR"] = tmp
+    # An empty directory as PATH: matplotlib's fc-list call finds nothing (it catches the
+    # OSError and scans the standard font directories).  An empty PATH would search the
+    # current directory instead.
+    os.environ["PATH"] = tmp
+    try:
+        try:
+            import matplotlib.font_manager  # noqa: F401 - builds the font list now
+        finally:
+            if path is None:
+                os.environ.pop("PATH", None)
+            else:
+                os.environ["PATH"] = path
+        yield
+    finally:
+        os.environ.pop("MPLCONFIGDIR", None)
+        log.removeHandler(quiet)
+        log.propagate = propagate
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def save(charts: Sequence[Any], path: str, fmt: str) -> None:
@@ -46,24 +106,75 @@ def save(charts: Sequence[Any], path: str, fmt: str) -> None:
     if not charts:
         raise InputError(f"--{fmt}: this command has no chart to draw")
     require_matplotlib(f"--{fmt}")
-    import matplotlib
-
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    chart = charts[0]
-    with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "smooth",
-                                "font.size": 9}):
-        if isinstance(chart, RangeChart):
-            fig = _range_figure(Figure, chart)
-        else:
-            fig = _panels_figure(Figure, chart)
-        FigureCanvasAgg(fig)
-        metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+    with _private_matplotlib():
         try:
-            fig.savefig(path, format=fmt, dpi=100, metadata=metadata)
-        except OSError as e:
-            raise InputError(f"--{fmt}: cannot write {path!r}: {e.strerror or e}") from None
+            import matplotlib
+            from matplotlib.backends.backend_agg import FigureCanvasAgg
+            from matplotlib.figure import Figure
+        except ImportError:
+            raise InputError(f"--{fmt} needs matplotlib, which cannot be imported: "
+                             f"run {INSTALL}") from None
+
+        chart = charts[0]
+        with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "smooth",
+                                    "font.size": 9}):
+            if isinstance(chart, RangeChart):
+                fig = _range_figure(Figure, chart)
+            else:
+                fig = _panels_figure(Figure, chart)
+            FigureCanvasAgg(fig)
+            metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+            _write_whole(path, fmt, lambda f: fig.savefig(f, format=fmt, dpi=100,
+                                                          metadata=metadata))
+
+
+def _write_whole(path: str, fmt: str, draw) -> None:
+    """``draw(file)`` into a temporary file next to ``path``, then rename it to ``path``: the
+    target is either the complete new image or what it was before.
+
+    A path that cannot be created (no such directory, no permission) is a bad argument: exit 2.
+    A write that fails half-way (disk full, I/O error) is an output error: exit 74, as for
+    stdout."""
+    import tempfile
+
+    shown = repr(path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                 if _has_surrogates(path) else path)
+    target = os.path.realpath(path) if os.path.islink(path) else path  # write through a symlink
+    folder = os.path.dirname(target) or "."
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(target) + ".",
+                                   suffix=".tmp")
+    except OSError as e:
+        raise InputError(f"--{fmt}: cannot write {shown}: {e.strerror or e}") from None
+    try:
+        try:
+            mode = os.stat(target).st_mode & 0o7777  # keep an existing file's permissions
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask  # what open(path, "w") would give a new file
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as f:
+            draw(f)
+        os.replace(tmp, target)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS, errno.EISDIR, errno.ENOTDIR):
+            raise InputError(f"--{fmt}: cannot write {shown}: {e.strerror or e}") from None
+        raise OutputError(f"--{fmt} {shown}: {e.strerror or e}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _panels_figure(Figure, chart: Chart):

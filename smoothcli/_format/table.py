@@ -3,6 +3,12 @@
 Tables are laid out at their natural width, never squeezed to the terminal (numbers are never cut
 or folded, and the output is the same on a terminal, in a pipe or in a 40-column window).  Colour
 only on a terminal and only without NO_COLOR (rich's own rules).
+
+When the output's encoding cannot hold smooth's symbols (``PYTHONIOENCODING=ascii``, a latin-1
+terminal) every string is given ASCII stand-ins *before* the layout (Σ → "sum", − → "-", ≤ → "<=",
+…; :data:`smoothcli._usage.ASCII_WORDS`), so columns stay aligned; rich then draws the rules
+with ASCII too.  Charts get one-for-one stand-ins (:data:`smoothcli._usage.ASCII_CHARS`), since
+their columns are positions.
 """
 
 from __future__ import annotations
@@ -13,9 +19,31 @@ import os
 import sys
 from typing import Any
 
+from smoothcli._usage import ASCII_CHARS, encodable, for_encoding, stream_encoding
 from smoothcli.report.model import Report, Section
 
 _WIDE = 100_000
+
+
+def _ascii_simple_head():
+    """rich's SIMPLE_HEAD (a rule under the header, nothing else) drawn with '-'; rich's own ASCII
+    substitute would add borders around every cell."""
+    from rich.box import Box
+
+    return Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
+
+
+class _Buffer(io.StringIO):
+    """The text rich lays out, claiming the real output's encoding: rich draws the table rules
+    with ASCII characters when that encoding is not a UTF one (or cannot hold them)."""
+
+    def __init__(self, encoding: str):
+        super().__init__()
+        self._encoding = encoding
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._encoding
 
 
 def fmt_value(v: Any, digits: int = 17) -> str:
@@ -92,31 +120,36 @@ class TableFormat:
     def render(self, report: Report, problems: list[str]) -> str:
         from rich.console import Console
 
-        out = io.StringIO()
         real = self.file if self.file is not None else sys.stdout
+        encoding = stream_encoding(real)
+        # A UTF encoding holds everything: skip the per-string checks.
+        self._fit = (lambda text: text) if encodable("Σ−≤─", encoding) else (
+            lambda text: for_encoding(text, encoding))
+        out = _Buffer(encoding if encodable("─", encoding) else "ascii")
         is_tty = hasattr(real, "isatty") and real.isatty() and not os.environ.get("NO_COLOR")
         console = Console(file=out, width=_WIDE, force_terminal=is_tty,
                           no_color=not is_tty, highlight=False, soft_wrap=False)
+        fit = self._fit
         if report.charts:  # issue 7: charts first, as plain text of a fixed width
             from rich.text import Text
 
             from smoothcli._format.chart import render as render_chart
 
             for chart in report.charts:
-                console.print(Text(render_chart(chart)))
+                console.print(Text(for_encoding(render_chart(chart), encoding, ASCII_CHARS)))
                 console.print()
         for section in report.sections:
             # Title and caption go on lines of their own: rich would wrap them to the table's
             # width, which for a narrow table breaks a sentence over many lines.
-            console.print(section.title, markup=False, style="bold", soft_wrap=True)
+            console.print(fit(section.title), markup=False, style="bold", soft_wrap=True)
             console.print(self._table(section))
             if section.caption:
-                console.print(section.caption, markup=False, soft_wrap=True)
+                console.print(fit(section.caption), markup=False, soft_wrap=True)
                 console.print()
         for note in report.notes:
-            console.print(note, markup=False, soft_wrap=True)
+            console.print(fit(note), markup=False, soft_wrap=True)
         if problems:
-            console.print(f"check: {len(problems)} problem(s): " + "; ".join(problems),
+            console.print(fit(f"check: {len(problems)} problem(s): " + "; ".join(problems)),
                           markup=False, style="bold red")
         return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
 
@@ -125,14 +158,17 @@ class TableFormat:
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(box=box.SIMPLE_HEAD, expand=False)
+        fit = getattr(self, "_fit", lambda text: text)
+        table = Table(box=box.SIMPLE_HEAD if fit("─") == "─" else _ascii_simple_head(),
+                      expand=False)
         for col in section.columns:
             right = col.kind in ("value", "exact", "error", "int", "reference")
-            table.add_column(col.header, justify="right" if right else "left", no_wrap=True)
+            table.add_column(fit(col.header), justify="right" if right else "left",
+                             no_wrap=True)
         for row in section.rows:
             cells = []
             for col in section.columns:
                 text = cell(col.kind, row.get(col.key), row)
-                cells.append(Text(text, style=_style(col.kind, text) or ""))
+                cells.append(Text(fit(text), style=_style(col.kind, text) or ""))
             table.add_row(*cells)
         return table

@@ -4,10 +4,14 @@ batch, each smooth value computed in each dtype and measured against its exact v
 The numerics are in :mod:`smoothcli.methods.metrics`.  Inputs: ``--logits`` and ``--labels`` are either
 numbers on the command line (``"2.5,-1,0.3"``; rows of a multi-class batch separated by ``;``:
 ``"1.1,3.4,2.5; 0.2,0.1,-1"``) or a file: ``.npy`` (loaded with ``allow_pickle=False``) or text
-(``.txt`` / ``.csv``: numbers separated by commas or whitespace, one sample per line).  Logit files
+(``.txt`` / ``.csv``: numbers separated by commas or whitespace, one sample per line;
+pipes and ``<(...)`` are read once, to the end).  Logit files
 go through :func:`smoothcli.engine.inputs.load` (float data only, exact values); label files may also hold
-integers or booleans (class indices, one-hot rows), read by :func:`_load_labels_npy` here because
-the shared loader accepts float data only.
+integers or booleans (class indices, one-hot rows): the shared loader returns those arrays as
+they are when asked (``int_labels``), and refuses them for logits.
+
+Shapes: logits ``(n,)`` or ``(n, 1)`` are n binary logits (one column, e.g. ``"1;2"`` or a
+model's ``(n, 1)`` output); ``(n, C)`` with C >= 2 is a multi-class batch.
 
 JSON: one row per (dtype, k, metric[, method]) with ``dtype``, ``k``, ``metric``, ``method``,
 ``hard``, ``soft``, ``reference`` (null when undefined, with the reason in ``undefined``),
@@ -131,13 +135,20 @@ def read_grid(spec: str | None, what: str) -> Grid:
         raise InputError(f"metrics needs {what} (numbers such as \"2.5,-1,0.3\", or a .npy, .txt "
                          "or .csv file)")
     text = spec.strip()
-    if text.lower().endswith(FILE_SUFFIXES) or (text and os.path.isfile(text)):
+    if text.lower().endswith(FILE_SUFFIXES) or _is_input_file(text):
         return _read_file(text, what)
     rows = [r for r in text.split(";")]
     if len(rows) > 1 and not rows[-1].strip():
         rows = rows[:-1]  # "1,2,3;" : one row of a 2-D batch
     parsed = []
-    for r in rows:
+    for i, r in enumerate(rows):
+        if "," in r and r.strip():
+            # as in CSV files: an empty field is a missing value, never silently dropped
+            for col, fld in enumerate(r.split(","), start=1):
+                if not fld.strip():
+                    where = f"row {i}, " if len(rows) > 1 else ""
+                    raise InputError(f"{what}: empty field ({where}value {col}) in {spec!r}; "
+                                     "write every value")
         tokens = [t for t in r.replace(",", " ").split() if t]
         if not tokens:
             raise InputError(f"{what}: empty {'row' if len(rows) > 1 else 'list'} in {spec!r}"
@@ -156,47 +167,49 @@ def read_grid(spec: str | None, what: str) -> Grid:
     return Grid(what, (len(parsed), len(parsed[0])), numbers=[x for r in parsed for x in r])
 
 
-def _read_file(path: str, what: str) -> Grid:
-    from smoothcli.engine.inputs import Batch, load
-
-    if what == "--labels" and _is_int_npy(path):
-        arr = _load_labels_npy(path)
-        return Grid(path, tuple(int(s) for s in arr.shape), ints=arr)
+def _is_input_file(text: str) -> bool:
+    """Whether ``text`` names something to read rather than numbers: an existing file, directory,
+    pipe, FIFO or device (``--logits <(...)`` is /dev/fd/63, ``--labels /dev/stdin``).  Numbers
+    never contain '/', so only a bare name that exists (a file called ``1``) is ambiguous, and the
+    file wins, as before."""
+    if not text:
+        return False
     try:
-        got = load(path)
+        # lexists: a dangling link or a link loop is a path too, and the loader names the problem
+        return os.path.lexists(text)
+    except (OSError, ValueError):  # e.g. an embedded NUL byte: not a path, so numbers
+        return False
+
+
+def _read_file(path: str, what: str) -> Grid:
+    import numpy as np
+
+    from smoothcli.engine.inputs import Batch, load, show_path
+
+    source = show_path(path)
+    try:
+        # Opened and read once: a pipe (<(...)) cannot be peeked at and then read again.
+        got = load(path, int_labels=what == "--labels")
     except InputError as e:
         raise InputError(f"{what}: {e}") from None
+    if isinstance(got, np.ndarray):  # integer / boolean labels from a .npy file
+        return Grid(source, tuple(int(s) for s in got.shape), ints=_check_int_labels(got, source))
     if isinstance(got, Batch):
         shape = tuple(got.shape) if len(got.shape) == 1 else (got.rows, got.n)
-        return Grid(path, shape, batch=got)
-    return Grid(path, (len(got),), numbers=list(got))
+        return Grid(source, shape, batch=got)
+    return Grid(source, (len(got),), numbers=list(got))
 
 
-def _is_int_npy(path: str) -> bool:
-    """A .npy file holding integers or booleans (class indices, 0/1 labels, one-hot rows)."""
+def _check_int_labels(arr, source: str):
+    """An integer / boolean .npy of labels (never unpickled: the loader refuses object arrays)."""
     import numpy as np
 
-    try:
-        with open(path, "rb") as f:
-            if f.read(6) != b"\x93NUMPY":
-                return False
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        return False  # the shared loader will report it properly
-    return arr.dtype.kind in "iub"
-
-
-def _load_labels_npy(path: str):
-    """An integer / boolean .npy of labels, never unpickled (allow_pickle=False)."""
-    import numpy as np
-
-    arr = np.asarray(np.load(path, allow_pickle=False))
     if arr.ndim not in (1, 2):
-        raise InputError(f"--labels: {path} is a {arr.ndim}-D array {arr.shape}; give a vector "
+        raise InputError(f"--labels: {source} is a {arr.ndim}-D array {arr.shape}; give a vector "
                          "of labels or n one-hot rows")
     if arr.size == 0:
-        raise InputError(f"--labels: {path} is empty: empty batch")
-    return arr.astype(np.int64)
+        raise InputError(f"--labels: {source} is empty: empty batch")
+    return np.asarray(arr).astype(np.int64)
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -281,6 +294,9 @@ def metrics_report(logits: Grid, labels: Grid, ks: Sequence[Number], settings: S
         raise InputError("--logits: empty batch")
     kind = _task(logits, task)
     if kind == "binary":
+        if len(logits.shape) == 2:  # (n, 1): one logit per sample, as a column
+            logits = Grid(logits.source, (logits.size,), logits.numbers, logits.batch,
+                          logits.ints)
         n, classes = logits.size, 2
         y = _binary_labels(labels, n)
     else:
@@ -299,7 +315,8 @@ def metrics_report(logits: Grid, labels: Grid, ks: Sequence[Number], settings: S
         xs = x.astype(np.float64)
         if not np.isfinite(xs).all():
             i = int(np.flatnonzero(~np.isfinite(xs.reshape(-1)))[0])
-            raise InputError(f"--logits: value {i} is {xs.reshape(-1)[i]!r} in {fmt.name}: "
+            bad = float(xs.reshape(-1)[i])  # a Python float: 'inf', not 'np.float64(inf)'
+            raise InputError(f"--logits: value {i} is {bad!r} in {fmt.name}: "
                              "logits must be finite (and within the dtype's range)")
         flat = xs.reshape(-1).tolist()
         hard = binary_hard(flat, y) if kind == "binary" else multiclass_hard(xs.tolist(), y)

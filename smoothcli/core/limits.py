@@ -7,7 +7,7 @@ Measured on the reference machine (README, "Exit codes and errors", issue 6):
   Text is therefore refused beyond :data:`MAX_TEXT_BYTES` (checked while reading, so a 10 GB pipe
   costs no more than the limit) and beyond :data:`MAX_TEXT_NUMBERS` numbers (counted without
   building the list): at most ~1.3 GB;
-* ``.npy`` files are memory-mapped and a 2-D batch is evaluated row by row, so memory does not
+* ``.npy`` files larger than :data:`MAX_COPY_BYTES` are memory-mapped and a 2-D batch is evaluated row by row, so memory does not
   grow with the number of rows; it grows with the row: about 50 bytes per element (a 10**7-element
   float32 row: ~475 MB).  Rows are refused beyond :data:`MAX_ROW_LENGTH` elements (~1.7 GB).
 
@@ -26,6 +26,12 @@ from smoothcli.core.errors import InputError
 MAX_TEXT_BYTES = 256 * 2**20
 #: Numbers read from decimal text at most.
 MAX_TEXT_NUMBERS = 2**22  # 4,194,304
+#: .npy data up to this size is copied into memory; only larger regular files are memory-mapped.
+#: A mapped file that another process truncates kills the reader with SIGBUS when a missing page is
+#: touched (no Python exception can catch it), so mapping is kept for the files where it saves
+#: real memory; those are checked against their header's size before mapping.
+MAX_COPY_BYTES = 64 * 2**20
+
 #: Elements in one row (one vector to evaluate) at most, whatever the source.
 MAX_ROW_LENGTH = 2**25  # 33,554,432
 

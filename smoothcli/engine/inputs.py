@@ -2,8 +2,12 @@
 
 Two kinds of input are read:
 
-* ``.npy`` (recognised by its magic bytes, whatever the file is called), loaded with
-  ``allow_pickle=False`` — nothing a user gives is unpickled — and memory-mapped when it is a file.
+* ``.npy`` (recognised by its magic bytes, whatever the file is called): the header is parsed
+  with numpy's literal-only header reader and the data read with ``np.frombuffer`` / ``np.memmap``
+  — ``np.load`` is never called, so nothing a user gives is unpickled.  Only a regular file larger
+  than :data:`smoothcli.core.limits.MAX_COPY_BYTES` is memory-mapped, after checking that the file
+  holds all the bytes its header promises (a mapped file that is too short would kill the process
+  with SIGBUS when the missing page is touched); smaller files are copied into memory.
   Only float16/float32/float64 data is accepted: an integer, boolean, complex, string, structured or
   object array is refused with one line naming the dtype, as are 0-D and 3-D+ arrays, empty arrays
   and truncated or corrupt files.  A 2-D array is a batch of rows; ``--axis`` says which axis the
@@ -11,7 +15,14 @@ Two kinds of input are read:
 * text (``.txt``, ``.csv`` or a pipe): numbers separated by whitespace and/or commas, the ASCII
   decimal grammar of :mod:`smoothcli.core.numbers` (``inf``/``nan`` included); ``#`` starts a comment.
   One number per line (``seq 1 5``) or all numbers on one line is a single vector; several lines of
-  equal length are a batch of rows (ragged lines are refused, naming the line).
+  equal length are a batch of rows (ragged lines are refused, naming the line).  An empty field
+  between commas (``1,,3``) is refused, naming its line and column: dropping it would shift every
+  later column.
+
+Pipes, FIFOs, character devices and ``/dev/fd/N`` (``--file /dev/stdin``, ``--file <(seq 1 5)``)
+are opened once and read to the end, whatever they hold; ``os.fstat`` + ``stat.S_ISREG`` decides,
+because their size says nothing about how much will arrive, and peeking at their first bytes
+would consume them.
 
 Values keep their exact value.  A float file holds binary floats: a float16 file evaluated in
 float16 has no rounding step, a float32 file evaluated in float16 is rounded once (numpy's casts
@@ -30,14 +41,17 @@ is a :class:`Batch`, evaluated by :mod:`smoothcli.engine.batch` with the fast re
 
 from __future__ import annotations
 
+import errno
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, BinaryIO, Sequence
 
 from smoothcli.core.errors import InputError
-from smoothcli.core.limits import check_row_length, check_text_size, read_limited
+from smoothcli.core.limits import (MAX_COPY_BYTES, check_row_length, check_text_size,
+                                   read_limited)
 from smoothcli.core.numbers import Number, parse_number
 from smoothcli.core.rounding import round_to_odd_float32
 
@@ -120,7 +134,33 @@ _NUMPY_FLOATS = ("float16", "float32", "float64")
 
 def _one_line(e: BaseException) -> str:
     text = str(e).strip().splitlines()
-    return text[0] if text else type(e).__name__
+    line = text[0] if text else type(e).__name__
+    # numpy's header parser reports a non-literal header with the repr of an ast node
+    # ("<ast.Call object at 0x7f...>"): an address means nothing to a user.
+    return re.sub(r"<[\w.]+ object at 0x[0-9a-fA-F]+>", "an expression", line)
+
+
+def show_path(path: str) -> str:
+    """``path`` as text that can always be printed and put in JSON: bytes of the name that are not
+    UTF-8 (which Python keeps as lone surrogates, PEP 383) are shown as ``\\xff`` escapes."""
+    try:
+        raw = os.fsencode(path)
+    except UnicodeError:  # a surrogate that did not come from the file system
+        return path.encode("utf-8", "backslashreplace").decode("ascii")
+    return raw.decode("utf-8", "backslashreplace")
+
+
+def _os_error(source: str, e: OSError) -> InputError:
+    """One line for an OSError met while opening or reading ``source``."""
+    if e.errno == errno.ENOENT:
+        return InputError(f"no such file: {source}")
+    if e.errno == errno.ELOOP:
+        return InputError(f"{source}: too many levels of symbolic links")
+    if e.errno == errno.EISDIR:
+        return InputError(f"{source} is a directory, not a file")
+    if e.errno == errno.ENOTDIR:
+        return InputError(f"no such file: {source} (a part of the path is not a directory)")
+    return InputError(f"cannot read {source}: {e.strerror or _one_line(e)}")
 
 
 def read_bytes(path: str, stdin: BinaryIO | None) -> bytes:
@@ -135,67 +175,141 @@ def read_bytes(path: str, stdin: BinaryIO | None) -> bytes:
         except (OSError, ValueError) as e:
             raise InputError(f"cannot read standard input: {_one_line(e)}") from None
         return data.encode("utf-8") if isinstance(data, str) else data
-    _check_path(path)
-    try:
-        with open(path, "rb") as f:
-            return read_limited(f, path)
-    except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror or _one_line(e)}") from None
+    source = show_path(path)
+    with _open(path, source) as f:
+        try:
+            return read_limited(f, source)
+        except OSError as e:
+            raise _os_error(source, e) from None
 
 
-def _check_path(path: str) -> None:
+def _open(path: str, source: str):
+    """``path`` opened for reading (binary), refusing directories; one-line errors."""
     if not path:
         raise InputError("--file needs a path (or '-' for standard input)")
-    if os.path.isdir(path):
-        raise InputError(f"{path} is a directory, not a file")
-    if not os.path.exists(path):
-        raise InputError(f"no such file: {path}")
-
-
-def _is_npy_file(path: str) -> bool:
     try:
-        with open(path, "rb") as f:
-            return f.read(len(NPY_MAGIC)) == NPY_MAGIC
+        f = open(path, "rb")
     except OSError as e:
-        raise InputError(f"cannot read {path}: {e.strerror or _one_line(e)}") from None
+        raise _os_error(source, e) from None
+    try:
+        mode = os.fstat(f.fileno()).st_mode
+    except OSError as e:
+        f.close()
+        raise _os_error(source, e) from None
+    if stat.S_ISDIR(mode):
+        f.close()
+        raise InputError(f"{source} is a directory, not a file")
+    return f
 
 
-def load(path: str, axis: int = -1, stdin: BinaryIO | None = None) -> list[Number] | Batch:
-    """Read ``path`` (``-`` for stdin): a short vector as exact Numbers, anything else a Batch."""
-    source = "<stdin>" if path == STDIN else path
-    if path != STDIN:
-        _check_path(path)
-        if _is_npy_file(path):
-            return _from_array(_load_npy(path, None, source), source, axis)
-        if path.lower().endswith(".npy"):
-            raise InputError(f"{path} is not a .npy file (it does not start with the .npy magic "
-                             "bytes)")
-    data = read_bytes(path, stdin)
-    if data.startswith(NPY_MAGIC):
-        return _from_array(_load_npy(None, data, source), source, axis)
+def load(path: str, axis: int = -1, stdin: BinaryIO | None = None,
+         int_labels: bool = False) -> list[Number] | Batch | Any:
+    """Read ``path`` (``-`` for stdin): a short vector as exact Numbers, anything else a Batch.
+
+    ``int_labels``: an integer or boolean .npy array is returned as is (a numpy array), for
+    ``smooth metrics --labels``; otherwise it is refused like every non-float array."""
+    if path == STDIN:
+        return load_bytes(read_bytes(path, stdin), "<stdin>", axis, int_labels)
+    source = show_path(path)
+    with _open(path, source) as f:
+        try:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                # A pipe, FIFO, character device or /dev/fd/N: its size says nothing and what is
+                # read is gone, so read it once, to the end, and decide from the bytes.
+                return load_bytes(read_limited(f, source), source, axis, int_labels)
+            head = f.read(len(NPY_MAGIC))
+            if head == NPY_MAGIC:
+                f.seek(0)
+                arr = _read_npy(f, st.st_size, source, mappable=True)
+                return _array_result(arr, source, axis, int_labels)
+            if path.lower().endswith(".npy"):
+                raise InputError(f"{source} is not a .npy file (it does not start with the .npy "
+                                 "magic bytes)")
+            f.seek(0)
+            data = read_limited(f, source)
+        except OSError as e:
+            raise _os_error(source, e) from None
     return from_text(data, source, axis)
 
 
-def _load_npy(path: str | None, data: bytes | None, source: str):
+def load_bytes(data: bytes, source: str, axis: int = -1,
+               int_labels: bool = False) -> list[Number] | Batch | Any:
+    """Numbers from bytes already read whole (stdin, a pipe): .npy data or text."""
     import io
 
-    import numpy as np
+    if data.startswith(NPY_MAGIC):
+        arr = _read_npy(io.BytesIO(data), len(data), source, mappable=False)
+        return _array_result(arr, source, axis, int_labels)
+    return from_text(data, source, axis)
 
-    try:
-        if path is not None:
-            # mmap_mode: the file's pages are read as rows are evaluated, not all up front.
-            arr = np.load(path, mmap_mode="r", allow_pickle=False)
-        else:
-            arr = np.load(io.BytesIO(data or b""), allow_pickle=False)
-    except ValueError as e:
-        msg = _one_line(e)
-        if "Python objects" in msg or "allow_pickle" in msg or "Object arrays" in msg:
+
+def _array_result(arr, source: str, axis: int, int_labels: bool):
+    if int_labels and arr.dtype.kind in "iub":
+        return arr
+    _check_float(arr.dtype, source)
+    return _from_array(arr, source, axis)
+
+
+def _read_npy(f, size: int, source: str, mappable: bool):
+    """The array stored in the .npy file ``f`` (positioned at its start; ``size`` bytes long).
+
+    The header is read with numpy's parser (Python literals only, ast.literal_eval); pickled
+    object arrays are refused from the header alone.  The data is checked against the file size
+    before anything is read or mapped; it is copied into memory unless ``mappable`` and larger
+    than MAX_COPY_BYTES, then memory-mapped read-only."""
+    import math
+    import warnings
+
+    import numpy as np
+    from numpy.lib import format as npformat
+
+    corrupt = f"{source}: truncated or corrupt .npy file"
+    # numpy warns (RuntimeWarning: overflow) on absurd shapes before failing: the refusal below is
+    # the whole message, so nothing else may reach stderr.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            version = npformat.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dt = npformat.read_array_header_1_0(f)
+            else:  # 2.0 and 3.0 differ only in the header's length field / text encoding
+                shape, fortran, dt = npformat.read_array_header_2_0(f)
+            offset = f.tell()
+        except (ValueError, EOFError, OSError, SyntaxError, TypeError, OverflowError,
+                MemoryError, RecursionError) as e:
+            raise InputError(f"{corrupt} ({_one_line(e)})") from None
+        if dt.hasobject:
             raise InputError(f"{source}: an object array (pickled Python objects) is never "
-                             "loaded; save a float array") from None
-        raise InputError(f"{source}: truncated or corrupt .npy file ({msg})") from None
-    except (EOFError, OSError, SyntaxError, TypeError, OverflowError, MemoryError) as e:
-        raise InputError(f"{source}: truncated or corrupt .npy file ({_one_line(e)})") from None
-    dt = arr.dtype
+                             "loaded; save a float array")
+        if dt.kind not in "iub":  # integers may still be labels (smooth metrics): decided later
+            _check_float(dt, source)
+        count = math.prod(int(s) for s in shape)  # Python ints: no overflow
+        nbytes = count * dt.itemsize
+        have = max(size - offset, 0)
+        if have < nbytes:
+            raise InputError(f"{corrupt} (its header announces {_shape_text(shape)} {dt}: "
+                             f"{nbytes:,} bytes of data; the file holds {have:,})")
+        order = "F" if fortran else "C"
+        try:
+            if mappable and nbytes > MAX_COPY_BYTES:
+                return np.memmap(f, dtype=dt, mode="r", offset=offset, shape=tuple(shape),
+                                 order=order)
+            buf = f.read(nbytes)
+            if len(buf) < nbytes:  # the file shrank while it was being read
+                raise InputError(f"{corrupt} (it ended after {len(buf):,} of {nbytes:,} bytes "
+                                 "of data)")
+            return np.frombuffer(buf, dtype=dt, count=count).reshape(shape, order=order)
+        except (ValueError, OSError, OverflowError, MemoryError) as e:
+            raise InputError(f"{corrupt} ({_one_line(e)})") from None
+
+
+def _shape_text(shape) -> str:
+    return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def _check_float(dt, source: str) -> None:
+    """Refuse every dtype but float16/float32/float64, naming it, with a hint to cast."""
     if dt.kind != "f" or dt.itemsize not in _FLOAT_KINDS:
         kind = {"i": "integer", "u": "unsigned integer", "b": "boolean", "c": "complex",
                 "O": "object", "U": "string", "S": "bytes", "V": "structured",
@@ -204,7 +318,6 @@ def _load_npy(path: str | None, data: bytes | None, source: str):
             kind = f"{dt.itemsize * 8}-bit float"
         raise InputError(f"{source}: {kind} data ({dt}) is not accepted; store the logits as "
                          "float16, float32 or float64 (e.g. arr.astype(np.float32))")
-    return arr
 
 
 def _from_array(arr, source: str, axis: int) -> list[Number] | Batch:
@@ -250,9 +363,16 @@ def from_text(data: bytes, source: str, axis: int = -1) -> list[Number] | Batch:
         raise InputError(f"{source}: not UTF-8 text (nor a .npy file)") from None
     lines: list[tuple[int, list[str]]] = []
     for k, line in enumerate(text.splitlines(), start=1):
-        line = line.split("#", 1)[0].strip().strip(",")
+        line = line.split("#", 1)[0].strip()
         if not line:
             continue
+        if "," in line:
+            # Commas separate fields: an empty one (1,,3 — or a leading or trailing comma) is a
+            # missing value, and dropping it would shift every later column.
+            for col, fld in enumerate(line.split(","), start=1):
+                if not fld.strip():
+                    raise InputError(f"{source}, line {k}, column {col}: empty field; write "
+                                     "every value (nan for a missing one)")
         tokens = [t for t in _SPLIT.split(line) if t]
         for t in tokens:
             if not _TOKEN.fullmatch(t):
@@ -370,9 +490,7 @@ def stdin_numbers(stdin: Any, axis: int = -1) -> list[Number] | Batch | None:
         data = data.encode("utf-8")
     if not data or not data.strip():
         return None
-    if data.startswith(NPY_MAGIC):
-        return _from_array(_load_npy(None, data, "<stdin>"), "<stdin>", axis)
-    return from_text(data, "<stdin>", axis)
+    return load_bytes(data, "<stdin>", axis)
 
 
 load_file = load  # the name exported by smoothcli/__init__.py (``smoothcli.engine.inputs`` is this module)
