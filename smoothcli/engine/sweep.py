@@ -225,21 +225,27 @@ class SweepBatch:
     def rounded(self, i: int, fmt: FloatFormat, out=None):
         import numpy as np
 
-        from smoothcli.core.rounding import round_fraction
-
-        vals = []
-        for v, negative in self.exact[i]:
-            if isinstance(v, Fraction):
-                vals.append(round_fraction(v, fmt, negative=negative))
-            elif math.isinf(v) and not fmt.has_inf:
-                vals.append(math.nan)
-            else:
-                vals.append(float(v))
-        arr = np.array(vals, dtype=np.float64).astype(fmt.np)
+        arr = np.array(_round_exact(self.exact[i], fmt), dtype=np.float64).astype(fmt.np)
         if out is None:
             return arr
         out[...] = arr
         return out
+
+
+def _round_exact(pairs: Sequence[tuple], fmt: FloatFormat) -> list[float]:
+    """Exact inputs (value, negative zero?) rounded once, correctly, to ``fmt``; inf/nan pass
+    through (inf is NaN in a format without infinities)."""
+    from smoothcli.core.rounding import round_fraction
+
+    out = []
+    for v, negative in pairs:
+        if isinstance(v, Fraction):
+            out.append(round_fraction(v, fmt, negative=negative))
+        elif math.isinf(v) and not fmt.has_inf:
+            out.append(math.nan)
+        else:
+            out.append(float(v))
+    return out
 
 
 def _nearest(v: Any) -> float:
@@ -611,17 +617,9 @@ def round_point(numbers: Sequence[Number], sweep: Sweep, c: Fraction, fmt: Float
     """The inputs at c in ``fmt``: each exact x_i + c (or c·x_i) rounded once, correctly."""
     import numpy as np
 
-    from smoothcli.core.rounding import RoundedInputs, round_fraction
+    from smoothcli.core.rounding import RoundedInputs
 
-    values = []
-    for x in numbers:
-        v, negative = sweep.apply(x, c)
-        if isinstance(v, Fraction):
-            values.append(round_fraction(v, fmt, negative=negative))
-        elif math.isinf(v) and not fmt.has_inf:
-            values.append(math.nan)
-        else:
-            values.append(float(v))
+    values = _round_exact([sweep.apply(x, c) for x in numbers], fmt)
     array = np.array(values, dtype=np.float64).astype(fmt.np)
     return RoundedInputs(fmt.name, values, [False] * len(values), array)
 

@@ -247,63 +247,6 @@ def _verdict(thm: str, xs: Sequence[float], y: float, err_u: float, nan_out: boo
 
 
 # ------------------------------------------------------------------------------------------
-# words for the table view (plain text; rendering stays in smoothcli._format)
-
-
-def exceeded_flag(row: Any) -> list[str]:
-    """['exceeds Thm 4.2'] for a row whose measured error exceeds its bound, else []."""
-    import re
-
-    if not getattr(row, "exceeds_bound", False):
-        return []
-    m = re.search(r"Thm (\d+\.\d+)", getattr(row, "bound_rule", ""))
-    return [f"exceeds Thm {m.group(1)}" if m else "exceeds bound"]
-
-
-def bounds_caption(rows: Sequence[Any]) -> str:
-    """The caption under a table with bits / err/u / bound/u columns: what they mean and which
-    theorem each method was held to (no square brackets: captions are rich markup)."""
-    text = ("bits: log2(1 + number of dtype values between the result and the correctly rounded "
-            "exact value), as Herbie counts; err/u, bound/u: the measured error and the "
-            "leading-order bound of Blanchard, Higham & Higham (2021), in units of u = 2^-p "
-            "(LSE: |ŷ − y|/|y|, softmax: max|ĝ − g|/max g)")
-    used: dict[str, list[str]] = {}
-    for r in rows:
-        table = _SOFTMAX if hasattr(r, "abs_errors") else _LSE
-        entry = table.get(r.method)
-        if entry is not None:
-            name = r.method + ("*" if entry[2] else "")
-            if name not in used.setdefault(entry[0], []):
-                used[entry[0]].append(name)
-    if used:
-        text += "\nbounds: " + "; ".join(f"Thm {t} {_FORMULA[t]}: {', '.join(ms)}"
-                                         for t, ms in used.items())
-        if any(m.endswith("*") for ms in used.values() for m in ms):
-            text += " (* by analogy: the theorem analyses Alg. 4.1)"
-    return text
-
-
-def accumulation_caption(rows: Sequence[Any]) -> str | None:
-    """How the rows accumulated, when that is not the documented default (sequential in the
-    row's own dtype): --acc widening, and the online normaliser's own recurrence."""
-    parts = []
-    wide: dict[str, list[str]] = {}
-    for r in rows:
-        if r.acc_dtype not in (None, r.dtype) and r.method not in ("scipy", "torch"):
-            if r.dtype not in wide.setdefault(r.acc_dtype, []):
-                wide[r.acc_dtype].append(r.dtype)
-    for acc, dts in wide.items():
-        parts.append(f"--acc {acc}: the sums (and the online normaliser) of the {', '.join(dts)} "
-                     f"rows accumulate in {acc}, their log / the division by them run in {acc}, "
-                     "the result is rounded once to the row's dtype (column acc)")
-    if any(r.method.startswith("online") for r in rows):
-        parts.append("online rows: the normaliser d_j = d_(j-1)·exp(m_(j-1) − m_j) + "
-                     "exp(x_j − m_j) of Milakov & Gimelshein (2018), left to right, every step "
-                     "rounded (--sum does not apply)")
-    return "\n".join(parts) if parts else None
-
-
-# ------------------------------------------------------------------------------------------
 # bits of error of a whole vector at once
 
 
