@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Scale benchmark for issue 3: vocabulary-sized rows, a 64-row batch, the per-element mpmath
-path, and cold starts — side by side in one run, as medians with peak RSS.
+"""Scale benchmark: vocabulary-sized rows, a 64-row batch, typed input, the per-element mpmath
+reference, and cold starts — side by side in one run, as medians with peak RSS.
 
     python benchmarks/bench_scale.py                 # 5 runs each (3 for the batch)
     python benchmarks/bench_scale.py --runs 3 --quick
@@ -16,13 +16,15 @@ What it measures (every command is a fresh process: a cold start, a full report)
   with the reference);
 * row_softmax ``smooth softmax --file row.npy``;
 * batch_softmax ``smooth softmax --file batch.npy`` (64 × 262,144 float32);
-* mpmath path: issue 2's per-element pipeline (``softmax_report`` / ``lse_report``: mpmath Ziv
-  reference and exact errors per element) on a subsample of the row, extrapolated linearly to
-  262,144 elements (its cost is linear in n).
+* typed_softmax ``smooth softmax 1 2 … 100000`` (numbers typed on the command line take the same
+  engine as files);
+* mpmath path: the per-element mpmath Ziv reference (``reference.fast.mpmath_row``, what every
+  element cost before the vectorised reference) on a subsample of the row, extrapolated
+  linearly to 262,144 elements (its cost is linear in n).
 
 The logits are generated, not downloaded: normal (σ = 2) plus a Student-t(3) heavy tail, as
 float32; every fourth row of the batch is scaled by 4 so that exp overflows float16 there (the
-single row is one of those).  Targets (issue 3, 2-core machine) are checked and printed; results
+single row is one of those).  Targets are checked and printed; results
 go to benchmarks/out/bench_scale.json and a Markdown table to benchmarks/out/bench_scale.md.
 """
 
@@ -97,28 +99,22 @@ def measure(name: str, cmd: list[str], runs: int, env: dict | None = None) -> di
 
 
 def mpmath_path(row_path: Path, sample: int, runs: int) -> dict:
-    """Issue 2's per-element pipeline on ``sample`` elements, extrapolated to N."""
+    """The per-element mpmath reference on ``sample`` elements, extrapolated to N."""
     import numpy as np
 
-    from smoothcli.core.accumulation import Accumulation
-    from smoothcli.commands._common import Settings
-    from smoothcli.commands.lse import lse_report
-    from smoothcli.commands.softmax import softmax_report
-    from smoothcli.core.formats import resolve_dtypes
-    from smoothcli.core.numbers import Number
+    from smoothcli.reference.fast import mpmath_row
 
     row = np.load(row_path)
     rng = np.random.default_rng(0)
     pick = np.sort(rng.choice(N, sample, replace=False))
     pick[0] = int(np.argmax(row))  # keep the max: the same overflow behaviour
-    nums = [Number.from_float(float(v)) for v in row[np.sort(pick)]]
-    settings = Settings(resolve_dtypes(None), ["naive", "shifted"], Accumulation())
+    x = row[np.sort(pick)].astype(np.float64)
     out = {}
-    for name, fn in (("lse", lse_report), ("softmax", softmax_report)):
+    for name, softmax in (("lse", False), ("softmax", True)):
         times = []
         for _ in range(runs):
             t0 = time.perf_counter()
-            fn(nums, settings)
+            mpmath_row(x, softmax)
             times.append(time.perf_counter() - t0)
         per = statistics.median(times) / sample
         out[name] = {"sample": sample, "per_element_us": per * 1e6,
@@ -181,6 +177,8 @@ def main() -> None:
     r["row_lse"] = measure("row_lse", [smooth, "lse", "--file", str(row)], args.runs)
     r["row_softmax"] = measure("row_softmax", [smooth, "softmax", "--file", str(row)],
                                args.runs)
+    r["typed_softmax"] = measure("typed_softmax", [smooth, "softmax", *map(str, range(1, 100001)),
+                                                    "--dtype", "float32"], args.runs)
     if not args.quick:
         r["batch_softmax"] = measure("batch_softmax", [smooth, "softmax", "--file", str(batch)],
                                      args.batch_runs)
@@ -241,7 +239,7 @@ def markdown(res: dict) -> str:
                      f"{v['min_s']:.3f} s | {v['median_cpu_s']:.3f} s | "
                      f"{v['peak_rss_mib']:.0f} MiB |")
     for k, v in res["mpmath"].items():
-        lines.append(f"| per-element mpmath {k} (issue-2 path), {v['sample']}-element subsample "
+        lines.append(f"| per-element mpmath reference {k}, {v['sample']}-element subsample "
                      f"extrapolated to 262,144 | {v['extrapolated_s']:.1f} s | "
                      f"({v['per_element_us']:.0f} µs/element) | | |")
     lines += ["", "| target | measured | limit | met |", "|---|---:|---:|:---:|"]

@@ -1,4 +1,4 @@
-"""Independent oracles for the issue-4 tests (bfloat16 / float8, methods, bits, bounds).
+"""Independent oracles for the tests (bfloat16 / float8, methods, bits, bounds).
 
 Nothing here imports smoothcli.  The formats are defined from their bit layouts, the way their
 specifications do, and every rounding is done by **mpmath**, a different route from

@@ -1,19 +1,19 @@
-"""The bad-input corpus (issue 6): every case exits 2 with one line ``smooth: error: ...`` on
+"""The bad-input corpus: every case exits 2 with one line ``smooth: error: ...`` on
 stderr that names the offending thing, prints nothing on stdout and never a traceback.
 
 Each case runs twice: through typer's CliRunner (``smoothcli.cli.app``) and through the console
 entry point ``smoothcli.cli.main`` in-process (the code path of the installed ``smooth``); one
-case also runs the installed script in a subprocess.  The ``--file`` cases (issue 3) turn
+case also runs the installed script in a subprocess.  The ``--file`` cases turn
 themselves on when the option exists (checked at run time) and are skipped, saying so, until then.
 
-Decisions this corpus pins down (README, "Exit codes and errors"):
+Decisions this corpus pins down (docs/errors.md):
 
 * numbers are ASCII decimals (``inf``/``nan`` too); hex floats, underscores, Unicode digits
   (``١٢``, which Python's ``float`` accepts), ``1,5``, more than 4000 digits and exponents beyond
   ±9999 are refused, and so is anything beyond the float64 range (``1e400``);
 * ``.npy`` data must be float16/float32/float64: an integer, boolean, complex, object (pickled)
   or other array is refused with a hint to cast it (``arr.astype(np.float32)``), as decided with
-  the issue-3 loader (smoothcli/engine/inputs.py): integer arrays are usually labels or token ids, and an
+  the loader (smoothcli/engine/inputs.py): integer arrays are usually labels or token ids, and an
   int64 beyond 2**53 would have no exact float64 value to show.
 """
 
@@ -47,7 +47,7 @@ def _has_option(command: str, option: str) -> bool:
 
 
 HAS_FILE = _has_option("lse", "--file")
-needs_file = pytest.mark.skipif(not HAS_FILE, reason="--file (issue 3, smoothcli/engine/inputs.py) is not "
+needs_file = pytest.mark.skipif(not HAS_FILE, reason="--file is not "
                                 "wired into the CLI yet; these cases turn on when it is")
 
 
@@ -363,7 +363,7 @@ def test_help_and_version_exit_0():
 
 
 # --------------------------------------------------------------------------------------------
-# ... and what the grammar accepts (README, "Exit codes and errors")
+# ... and what the grammar accepts (docs/errors.md)
 
 ACCEPTED = [  # (token, exact value or special); the float64 rounding of the value is checked
     ("-0", "-0"), ("+.5", "1/2"), ("5.", "5"), ("1E3", "1000"), ("  7  ", "7"),

@@ -1,4 +1,4 @@
-"""Herbie's bits of error and the Blanchard-Higham-Higham bounds (issue 4), against values computed
+"""Herbie's bits of error and the Blanchard-Higham-Higham bounds, against values computed
 here: positions read off numpy / ml_dtypes bit patterns, references and bounds with mpmath."""
 
 from __future__ import annotations

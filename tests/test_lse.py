@@ -309,7 +309,7 @@ def test_method_selection_and_order(smooth_json):
     doc = smooth_json("lse", "1", "2", "--method", "shifted,naive", "--method", "naive",
                       "--dtype", "float64")
     assert [r["method"] for r in doc["rows"]] == ["shifted", "naive"]
-    settings = doc["settings"]  # JSON only grows: check the keys of issue 2
+    settings = doc["settings"]  # JSON only grows: the keys the first version had
     assert (settings["dtypes"], settings["methods"], settings["sum"]) == (
         ["float64"], ["shifted", "naive"], "sequential")
 

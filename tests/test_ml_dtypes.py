@@ -1,4 +1,4 @@
-"""bfloat16, float8_e4m3fn, float8_e5m2 (issue 4): format facts, correct rounding into them, the
+"""bfloat16, float8_e4m3fn, float8_e5m2: format facts, correct rounding into them, the
 exact range of exp in all six dtypes, E4M3FN's overflow to NaN, ml_dtypes' bfloat16 sum stall, and
 every subcommand on the new dtypes — against oracles computed here (tests/oracle_ml.py: formats
 decoded from their bit layouts, rounding by mpmath), never against smoothcli's own numbers."""

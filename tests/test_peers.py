@@ -1,4 +1,4 @@
-"""--peer scipy / --peer torch (issue 4): what other libraries return for the same dtype-rounded
+"""--peer scipy / --peer torch: what other libraries return for the same dtype-rounded
 inputs, measured against the mpmath reference computed here.  torch is never installed by the
 tests: its tests skip when it is not importable."""
 

@@ -1,4 +1,4 @@
-"""smooth in shell pipelines (issue 6): a closed pipe, Ctrl-C, huge inputs, terminal width.
+"""smooth in shell pipelines: a closed pipe, Ctrl-C, huge inputs, terminal width.
 
 These run the real program (``python -m smoothcli``, the console script's code path) in
 subprocesses with real pipes, signals and pseudo-terminals; Linux-specific probes (/proc) skip

@@ -1,4 +1,4 @@
-"""Property-based tests (issue 6): the tool's numbers and contracts hold for *generated* inputs.
+"""Property-based tests: the tool's numbers and contracts hold for *generated* inputs.
 
 Every expectation is computed here, independently of smoothcli:
 
@@ -688,7 +688,7 @@ def test_softmax_outputs_in_unit_interval_sum_to_one_and_hardmax_agrees_with_num
 
     # Short vectors take values from the whole range; long ones (to 2000) from around the range
     # of exp.  (Softmax elements like exp(-1e308) cost the tool ~0.4 s each to print, see the
-    # report of issue 6: whole-range vectors of hundreds of elements would take minutes.)
+    # whole-range vectors of hundreds of elements would take minutes.)
     whole = vectors(m, specials=True, max_len=24)
     long = vectors(m, specials=True, max_len=2000, kinds=("moderate", "edge", "tie"))
 

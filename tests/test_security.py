@@ -1,4 +1,4 @@
-"""Inputs are only ever parsed as numbers (issue 6): no eval, no pickle, no network, paths opened
+"""Inputs are only ever parsed as numbers: no eval, no pickle, no network, paths opened
 read-only, nothing written unless an option names an output file.
 
 Two kinds of evidence: a static reading of every module of smoothcli (the AST, so comments and

@@ -44,7 +44,7 @@ class ExpRangeRow:
     numpy_agrees: bool
     disagreements: list[str] = field(default_factory=list)
     overflow_value: str = "inf"  # what exp(x) beyond largest_finite_x gives: inf, or nan
-    # for float8_e4m3fn, which has no infinity (issue 4)
+    # for float8_e4m3fn, which has no infinity
 
     def problems(self, max_ulp: float | None) -> list[str]:
         return [f"{self.dtype}: numpy's exp disagrees: {d}" for d in self.disagreements]

@@ -1,6 +1,6 @@
 """How much input smooth accepts: refuse, in bounded memory, what would exhaust the machine.
 
-Measured on the reference machine (README, "Exit codes and errors", issue 6):
+Measured on the reference machine (docs/errors.md):
 
 * decimal text (``--file x.txt``, ``--file -``, numbers piped on stdin) is read whole and split
   into Python strings: about 300 bytes of memory per number at the peak (10**6 numbers: ~365 MB).

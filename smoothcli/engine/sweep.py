@@ -12,27 +12,20 @@ input before the formula under study even starts (fl(fl(x) + fl(c)) can differ f
 the sweep measures the formula, not the way its input was formed.  The grid
 c_j = A + j·(B − A)/(N − 1) is exact (rational), so the points do not inherit float64 drift.
 
-Per point, everything else is the core pipeline: the methods of :mod:`smoothcli.methods.lse` run in
-the dtype (:func:`smoothcli.engine.pipeline.evaluate_lse_like` / ``evaluate_softmax_like``), the reference
-is the converged mpmath value for the rounded inputs (:mod:`smoothcli.reference.exact`), errors and flags
-come from :mod:`smoothcli.measure.errors`.  Two things are added here:
+For lse and softmax the points are the rows of one batch (:class:`SweepBatch`) evaluated by the
+one engine (:mod:`smoothcli.engine.evaluate`): a point reports exactly what ``smooth lse`` would
+for the same numbers.  exp and the sigmoid family are evaluated point by point.  Two things are added here:
 
 * the *bits* error of Herbie (Panchekha et al., "Automatically Improving Accuracy for Floating
   Point Expressions", PLDI 2015): log2(1 + the number of representable values between the result and
-  the correctly rounded reference), computed by :func:`smoothcli.measure.bounds.bits` (issue 4's
-  implementation, reused here).  ±inf count as one step beyond ±max and a NaN result costs the
+  the correctly rounded reference), computed by :func:`smoothcli.measure.bounds.bits` (the one
+  implementation).  ±inf count as one step beyond ±max and a NaN result costs the
   dtype's full width (16, 32, 64 bits), so the bits error is finite for every outcome, which
   makes it the natural unit of a chart;
 * the exact location of every change of status between two grid points (:func:`_refine`).
 
-Speed: the mpmath reference is the cost (~150 µs a point).  For a shift sweep the identity
-LSE(y) = m + log1p(Σ_{i≠k} exp(y_i − m)), m = y_k = max y (the seed's eq. (5); Blanchard, Higham &
-Higham 2021, Alg. 4.1) separates the rounded inputs y into the shift m and the differences
-y_i − m, which are computed exactly (rationals) and repeat from point to point (for integer x and
-c they never change): the expensive log1p(Σ exp) is cached per differences and precision, and the
-reference of every point is still the exact LSE of *its* rounded inputs, m + tail added without
-rounding and put through the same Ziv loop.  softmax is shift invariant, softmax(y) =
-softmax(y − m) exactly, so its reference is cached by the differences alone.
+Speed: the mpmath reference is the cost (~150 µs a point); points whose rounded inputs repeat
+(a float16 sweep over a fine grid) share one reference through the engine's reference cache.
 """
 
 from __future__ import annotations
@@ -147,7 +140,7 @@ def parse_unit(unit: str) -> str:
 def bits_error(value: float, ref: Any, fmt: FloatFormat) -> float:
     """Herbie's bits of error of ``value`` against the exact ``ref`` (an mpf) in ``fmt``.
 
-    The one implementation is issue 4's :func:`smoothcli.measure.bounds.bits` (exact ordinals of
+    The one implementation is :func:`smoothcli.measure.bounds.bits` (exact ordinals of
     the format's values, ±inf one step beyond ±max, NaN against a number = the format's width)."""
     from smoothcli.measure.bounds import bits
 

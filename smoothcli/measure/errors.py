@@ -143,7 +143,7 @@ def element_errors(value, ref: Any, x64, k, ws: Any, fmt: FloatFormat, v64=None)
 
 def softmax_errors(value, ref: Any, x64, k, ws: Any, fmt: FloatFormat, v64=None):
     """(worst abs, worst rel, worst ULP) of one softmax row, NaN when any element is NaN
-    (as issue 2's ``_worst``)."""
+    (as ``_worst``)."""
     import numpy as np
 
     diff, ulp, rel = element_errors(value, ref, x64, k, ws, fmt, v64)
