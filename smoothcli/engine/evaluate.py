@@ -481,7 +481,7 @@ class _Worker:
                 "value": v64.copy(), "reference": ref.softmax_hi.copy(),
                 "reference_lo": (ref.softmax_lo.copy() if ref.softmax_lo is not None
                                  else np.zeros(ref.softmax_hi.size)),
-                "reference_decimal": _element_decimals(ref),
+                "reference_decimal": ElementDecimals(ref),
                 "abs_errors": diff.copy(), "rel_errors": rel.copy(), "ulp_errors": ulp.copy(),
                 "element_bits": ebits}
 
@@ -566,32 +566,62 @@ def bounded_text(value: Any, bound: Any, digits: int = 17) -> str:
     return decimal_text(value, 1) + "?"
 
 
-def _element_decimals(ref: Any) -> list[str]:
-    """The exact softmax elements as decimal text: 17 digits from the mpmath row, else the
-    digits the fast reference's relative bound guarantees."""
+class ElementDecimals(list):
+    """The exact softmax elements of a row as decimal text, each written when first read (a
+    row of 262,144 elements costs ~10 s of decimal conversion, which only ``--json`` needs;
+    the tables read a few).  17 digits from the mpmath row, else the digits the fast
+    reference's relative bound guarantees.  A list, so that JSON writes it as one."""
+
+    def __init__(self, ref: Any) -> None:
+        import copy
+
+        super().__init__()
+        # a snapshot: a long row's reference lives in buffers the next row overwrites
+        self._ref = copy.copy(ref)
+        self._ref.softmax_hi = ref.softmax_hi.copy()
+        self._ref.softmax_lo = None if ref.softmax_lo is None else ref.softmax_lo.copy()
+        self._n = int(ref.softmax_hi.size)
+        self._done: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getitem__(self, j):  # type: ignore[override]
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(self._n))]
+        j = j + self._n if j < 0 else j
+        if not 0 <= j < self._n:
+            raise IndexError(j)
+        text = self._done.get(j)
+        if text is None:
+            text = self._done[j] = _element_decimal(self._ref, j)
+        return text
+
+    def __iter__(self):
+        return (self[j] for j in range(self._n))
+
+    def __eq__(self, other) -> bool:
+        return list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _element_decimal(ref: Any, j: int) -> str:
     import mpmath
 
     from smoothcli.reference.exact import decimal_text
     from smoothcli.reference.fast import MP_LOCK
 
-    cached = getattr(ref, "decimals", None)
-    if cached is not None:  # one reference serves every method (and dtype) of a row
-        return cached
     with MP_LOCK:
         if ref.softmax_mpf is not None:
-            ref.decimals = [decimal_text(y) for y in ref.softmax_mpf]
-            return ref.decimals
-        hi, lo = ref.softmax_hi, ref.softmax_lo
-        out = []
+            return decimal_text(ref.softmax_mpf[j])
+        h = float(ref.softmax_hi[j])
+        if not math.isfinite(h) or h == 0:
+            return decimal_text(mpmath.mpf(h))
         with mpmath.workprec(160):
-            for j, h in enumerate(hi.tolist()):
-                if not math.isfinite(h) or h == 0:
-                    out.append(decimal_text(mpmath.mpf(h)))
-                    continue
-                y = mpmath.fadd(h, float(lo[j]), exact=True) if lo is not None else mpmath.mpf(h)
-                out.append(bounded_text(y, abs(y) * ref.softmax_rel_bound))
-        ref.decimals = out
-        return out
+            lo = ref.softmax_lo
+            y = mpmath.fadd(h, float(lo[j]), exact=True) if lo is not None else mpmath.mpf(h)
+            return bounded_text(y, abs(y) * ref.softmax_rel_bound)
 
 
 def _stored_format(batch: Batch):
