@@ -257,7 +257,8 @@ def fmt_load(load) -> str:
 def short(cmd: str) -> str:
     parts = cmd.split()
     parts[0] = Path(parts[0]).name
-    return " ".join(Path(p).name if "/" in p else p for p in parts)
+    text = " ".join(Path(p).name if "/" in p else p for p in parts)
+    return text if len(text) <= 90 else text[:60] + " … " + text[-25:]
 
 
 if __name__ == "__main__":
