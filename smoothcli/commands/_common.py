@@ -24,12 +24,17 @@ class Settings:
                 "peers": list(self.peers)}
 
 
+#: A single row keeps its per-element arrays for the element table up to this length (about 56
+#: bytes per element per (dtype, method)); --json keeps them whatever the length.
+TABLE_ELEMENTS = 100_000
+
+
 def run(kind: str, data: Any, settings: Settings, *, elements: bool = True,
         transforms: Sequence[Any] = (), keep_plain: bool = True):
     """(evaluation, batch, typed reference): ``data`` (Numbers or a Batch) through the engine.
 
     ``elements``: keep per-element arrays of vector results for every row (``--json``); a
-    single row always keeps them (its tables show the elements).  The typed reference is the
+    single row of up to TABLE_ELEMENTS values keeps them too (its table shows elements).  The typed reference is the
     exact result for the decimals as typed, when rounding changed some (one typed row)."""
     from smoothcli.engine.evaluate import Plan, evaluate, typed_reference
     from smoothcli.engine.sources import as_batch, exact_row
@@ -37,7 +42,7 @@ def run(kind: str, data: Any, settings: Settings, *, elements: bool = True,
     batch = as_batch(data)
     plan = Plan(kind, list(settings.dtypes), list(settings.methods), settings.accumulation,
                 list(settings.peers), list(transforms), keep_plain,
-                elements=elements or batch.rows == 1)
+                elements=elements or (batch.rows == 1 and batch.n <= TABLE_ELEMENTS))
     ev = evaluate(plan, batch)
     typed = None
     exact = exact_row(batch, 0)

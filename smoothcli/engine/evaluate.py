@@ -428,6 +428,7 @@ class _Worker:
                         ref: Any) -> None:
         from smoothcli.measure.bounds import bits, check_lse
         from smoothcli.measure.errors import errors
+        from smoothcli.reference.exact import to_float
         from smoothcli.reference.fast import MP_LOCK
 
         with MP_LOCK:
@@ -436,7 +437,7 @@ class _Worker:
             chk = check_lse(s.method, x64, ref.lse, v, err.rel_error, f, b == 0)
             s.reference_decimal[i] = lse_text(ref)
         a = s.arrays
-        a["value"][i], a["reference"][i] = v, float(ref.lse)
+        a["value"][i], a["reference"][i] = v, to_float(ref.lse)
         a["abs_error"][i], a["rel_error"][i], a["ulp_error"][i] = (
             err.abs_error, err.rel_error, err.ulp_error)
         a["bits"][i] = b

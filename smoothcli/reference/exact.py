@@ -75,11 +75,16 @@ def _add_exactly(a, b):
     The exact sum of 710 and exp(-698) needs ~1100 bits and keeps a measurable error of
     1.5e-303 ULP; the exact sum of 3.7e19 and exp(-3.7e19) would need 5e19 bits (MemoryError).
     A term 2**-8192 below the other is far below any float's ULP at that value (2**-1074 at
-    least): the ULP error it could show is 0.0 in float64 either way, so rounding is harmless."""
+    least), but its *sign* still matters: 1 − e^−6000 lies in the binade below 1, where float64's
+    ULP is half as large, so rounding it to 1 would double the ULP error of a result computed as
+    1 (softmax(6000, 0)).  Past the gap b is therefore replaced by a stand-in of its sign
+    2**(EXACT_GAP_BITS + 8) below a, added exactly: the binade and the side of a are kept, and
+    the sum moves by less than 2**-8192 relative."""
     import mpmath
 
     if a and b and mpmath.mag(a) - mpmath.mag(b) > EXACT_GAP_BITS:
-        return a + b
+        stand_in = mpmath.ldexp(mpmath.sign(b), int(mpmath.mag(a)) - EXACT_GAP_BITS - 8)
+        return mpmath.fadd(a, stand_in, exact=True)
     return mpmath.fadd(a, b, exact=True)
 
 
@@ -197,8 +202,16 @@ def decimal_text(x: Any, digits: int = DIGITS) -> str:
 
 
 def to_float(x: Any) -> float:
-    """The float64 nearest to ``x`` (mpmath rounds to nearest)."""
-    return float(x)
+    """The float64 nearest to ``x``, rounded once: mpmath's float() rounds to 53 bits first and
+    then again into the subnormal range (e^-708.52 / (1 + e^-708.52) came out one subnormal
+    step off), so values below float64's normal range are rounded exactly instead."""
+    import mpmath
+
+    if not mpmath.isfinite(x) or not x or abs(x) >= mpmath.ldexp(1, -1022):
+        return float(x)
+    from smoothcli.core.formats import FORMATS
+
+    return round_mpf(x, FORMATS["float64"])
 
 
 def exact_fraction(x: Any) -> Fraction:

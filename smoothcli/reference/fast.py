@@ -16,14 +16,17 @@ The computation (m = max x, one row, n elements; every bound below is relative u
     S   = sum t_i                  exact-high-part sum: h_i = t_i rounded to a 2**-g grid (Dekker's
                                    (t + C) - C split), so sum h_i is EXACT in any order while
                                    n <= 2**20 per chunk; the low parts |l_i| <= 2**-(g+1) add an
-                                   absolute error <= n**2 * u * 2**-(g+1) (Higham, ASNA (4.4))
+                                   absolute error <= n * m * u * 2**-(g+1), m = min(n, CHUNK):
+                                   each chunk of m terms sums its low parts (|l_i| <= 2**-(g+1))
+                                   with error <= (m - 1) u sum |l_i| in any order (Higham, ASNA
+                                   (4.4)), and the chunk sums are added exactly
     LSE = m + log(S)               in mpmath at 160 bits from the exact S = H + L (one call per row)
     y_i = t_i / S                  the softmax
 
 Error bound (Higham, "Accuracy and Stability of Numerical Algorithms", ch. 2-4):
 
     e_t  >= |computed t_i / exp(x_i - m) - 1|   per term, from the exp and the argument
-    e_S  = e_t + (n**2 * u * 2**-(g+1) + n * 2**-1074) / S      relative error of S (S >= 1)
+    e_S  = e_t + (n*m * u * 2**-(g+1) + n * 2**-1074) / S      relative error of S (S >= 1)
     E    = e_S / (1 - e_S) + |LSE| * 2**-150                     absolute error of LSE
     e_y  = e_t + e_S + 2u                                          relative error of each y_i
 
@@ -258,7 +261,8 @@ def _ties(x, m: float, c: int, need_softmax: bool, ws: Workspace) -> RowReferenc
 
 
 def _split_sum(t, grid_exp: int, ws: Workspace, tag: str):
-    """(H, L) with sum(t) = H + L + err: H exact, |err| <= n**2 * u * 2**-(g+1) (module doc).
+    """(H, L) with sum(t) = H + L + err: H exact, |err| <= n*m * u * 2**-(g+1), m = min(n,
+    CHUNK) (module doc).
 
     t holds values in [0, 1]; chunks of at most CHUNK elements."""
     import mpmath
@@ -371,7 +375,7 @@ def _fast_float64(x, m: float, need_softmax: bool, ws: Workspace) -> RowReferenc
     H, L = _split_sum(t, _G64, ws, "64")
     S = mpmath.fadd(H, L, exact=True)
     e_t = F64_EXP_REL + 746 * U64
-    rel_s = e_t + (n * n * U64 * 2.0 ** -(_G64 + 1) + n * 2.0 ** -1074) / float(S)
+    rel_s = e_t + (n * min(n, CHUNK) * U64 * 2.0 ** -(_G64 + 1) + n * 2.0 ** -1074) / float(S)
     lse, bound = _lse_from_sum(m, S, rel_s)
     ref = RowReference("fast-float64", lse, bound, sum_exact=S, sum_rel=rel_s)
     if need_softmax:
@@ -420,7 +424,7 @@ def _fast_longdouble(x, m: float, ninf: int, need_softmax: bool, ws: Workspace) 
     H, L = _split_sum(t, _GLD, ws, "ld")
     S = mpmath.fadd(H, L, exact=True)
     e_t = LD_EXP_REL + (2 * ULD if has_lo else 0.0)
-    rel_s = e_t + (n * n * ULD * 2.0 ** -(_GLD + 1) + n * 2.0 ** -1074) / float(S)
+    rel_s = e_t + (n * min(n, CHUNK) * ULD * 2.0 ** -(_GLD + 1) + n * 2.0 ** -1074) / float(S)
     lse, bound = _lse_from_sum(m, S, rel_s)
     ref = RowReference("fast-longdouble", lse, bound, sum_exact=S, sum_rel=rel_s)
     if need_softmax:
@@ -473,7 +477,9 @@ def split(y: Any) -> tuple[float, float]:
     depends on it (1 - 1e-330 lies in the binade below 1)."""
     import mpmath
 
-    h = float(y)
+    from smoothcli.reference.exact import to_float
+
+    h = to_float(y)
     if not mpmath.isfinite(y):
         return h, 0.0
     d = mpmath.fsub(y, h, exact=True)

@@ -1,0 +1,52 @@
+"""References at the edges of float64: subnormal results rounded once, and tails far below a
+result's ULP that still decide its binade.  Expectations from mpmath at high precision and exact
+rational rounding written here."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import mpmath
+from typer.testing import CliRunner
+
+from smoothcli.cli import app
+
+
+def run_json(*args) -> dict:
+    r = CliRunner().invoke(app, [str(a) for a in args] + ["--json"])
+    assert r.exit_code in (0, 1), (r.exit_code, r.stderr)
+    return json.loads(r.stdout)
+
+
+def nearest_float64(y: mpmath.mpf) -> float:
+    """y rounded once to float64 (ties to even), exactly, also in the subnormal range."""
+    sign, man, exp, _ = y._mpf_
+    q = Fraction(man) * Fraction(2) ** exp
+    e = max(q.numerator.bit_length() - q.denominator.bit_length(), -1022)
+    while Fraction(2) ** e > q:
+        e -= 1
+    scale = Fraction(2) ** (52 - max(e, -1022))
+    return float(Fraction(round(q * scale)) / scale) * (-1 if sign else 1)
+
+
+def test_subnormal_softmax_reference_is_rounded_once():
+    # e^-708.52 / (1 + e^-708.52) = 3980054554927406.74 · 2^-1074: nearest 3980054554927407
+    with mpmath.workprec(600):
+        x = mpmath.mpf(-708.52)  # the float64 typed, exactly
+        y = mpmath.exp(x) / (1 + mpmath.exp(x))
+        assert abs(y * mpmath.ldexp(1, 1074) - mpmath.mpf("3980054554927406.74")) < 0.01
+        want = nearest_float64(y)
+    assert want == 3980054554927407 * 2.0 ** -1074
+    row = run_json("softmax", "0", "-708.52", "--dtype", "float64", "--method", "shifted")
+    assert row["rows"][0]["reference"][1] == want
+
+
+def test_tails_far_below_the_ulp_keep_the_binade():
+    # softmax(6000, 0)[0] = 1 − δ, δ ≈ e^-6000 ≈ 2^-8656: below 1, where float64's ULP is
+    # 2^-53.  exp-lse computes it as exp(6000 − inf) = 0: an error of (1 − δ)/2^-53 ≈ 2^53 ULP.
+    row = run_json("softmax", "6000", "0", "--dtype", "float64", "--method", "exp-lse")["rows"][0]
+    assert row["value"][0] == 0.0 and row["ulp_errors"][0] == 2.0 ** 53
+    # the same in float16: 65504 is float16's max, exp overflows, 1 − δ has ULP 2^-11
+    row = run_json("softmax", "65504", "0", "--dtype", "float16", "--method", "exp-lse")["rows"][0]
+    assert row["value"][0] == 0.0 and row["ulp_errors"][0] == 2.0 ** 11
