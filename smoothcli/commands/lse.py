@@ -15,4 +15,4 @@ def lse_report(data: Any, settings: Settings, show_rows: bool = False,
     from smoothcli.report.family import build
 
     ev, typed = run("lse", data, settings, elements=elements)
-    return build("lse", ev, settings, show_rows, typed, full=full)
+    return build("lse", ev, settings, show_rows, typed, full=full or elements)

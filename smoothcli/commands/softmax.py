@@ -19,7 +19,7 @@ def softmax_report(data: Any, settings: Settings, temperatures: Sequence[Number]
 
     transforms = [Transform("temperature", t) for t in temperatures or []]
     ev, typed = run("softmax", data, settings, elements=elements, transforms=transforms)
-    report = build("softmax", ev, settings, show_rows, typed, full=full)
+    report = build("softmax", ev, settings, show_rows, typed, full=full or elements)
     if ev.rows == 1:
         report.extra["hardmax"] = hardmax_facts(ev)
     if transforms:
