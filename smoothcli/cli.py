@@ -111,6 +111,9 @@ Rows = Annotated[bool, typer.Option(
 Temperatures = Annotated[Optional[List[str]], typer.Option(
     "--temperature", "-T", help="Also show softmax(x/T) against hardmax(x), with the distance "
     "to the one-hot vector (repeatable; T > 0).", metavar="T", show_default=False)]
+Full = Annotated[bool, typer.Option(
+    "--full", help="Show every column (errors, bits, bounds, Σ exp, flags) instead of the compact "
+    "view of value, ULP error, status and reason.")]
 
 
 def _version(value: bool) -> None:
@@ -252,13 +255,14 @@ def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional
 def lse(ctx: typer.Context, values: Values = None, dtype: Dtype = None, method: Method = None,
         sum: Sum = "sequential", json: Json = False, check: Check = False,
         max_ulp: MaxUlp = None, acc: Acc = None, peer: Peer = None, file: File = None,
-        axis: Axis = None, rows: Rows = False) -> None:
+        axis: Axis = None, rows: Rows = False, full: Full = False) -> None:
     """LogSumExp log(Σ exp(x)): naive vs shifted (m + log Σ exp(x − m)), per dtype."""
     from smoothcli.commands.lse import lse_report
     from smoothcli.methods.registry import LSE_METHODS
 
     emit(lambda: lse_report(_inputs(ctx, values, file, axis, rows),
-                            _settings(dtype, method, sum, LSE_METHODS, acc, peer), rows, json),
+                            _settings(dtype, method, sum, LSE_METHODS, acc, peer), rows, json,
+                            full=full),
          json, check, max_ulp)
 
 
@@ -267,7 +271,7 @@ def softmax(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
             method: Method = None, sum: Sum = "sequential", json: Json = False,
             check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
             peer: Peer = None, temperature: Temperatures = None, file: File = None,
-            axis: Axis = None, rows: Rows = False) -> None:
+            axis: Axis = None, rows: Rows = False, full: Full = False) -> None:
     """softmax exp(x)/Σ exp(x): naive vs shifted, per element, with max/argmax/hardmax."""
     from smoothcli.commands.softmax import softmax_report
     from smoothcli.commands.temperature import parse_temperatures
@@ -275,7 +279,7 @@ def softmax(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
 
     emit(lambda: softmax_report(_inputs(ctx, values, file, axis, rows),
                                 _settings(dtype, method, sum, SOFTMAX_METHODS, acc, peer),
-                                parse_temperatures(temperature), rows, json),
+                                parse_temperatures(temperature), rows, json, full=full),
          json, check, max_ulp)
 
 
@@ -316,13 +320,15 @@ def exp_range(dtype: Dtype = None, json: Json = False, check: Check = False,
 def bounds(ctx: typer.Context, values: Values = None, k: Ks = None, dtype: Dtype = None,
            method: Method = None, sum: Sum = "sequential", json: Json = False,
            check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
-           file: File = None, axis: Axis = None, rows: Rows = False) -> None:
+           file: File = None, axis: Axis = None, rows: Rows = False,
+           full: Full = False) -> None:
     """max ≤ LSE ≤ max + log n, and the smooth max (1/k)·LSE(k·x) for each --k."""
     from smoothcli.commands.bounds import bounds_report, parse_ks
     from smoothcli.methods.registry import LSE_METHODS
 
     emit(lambda: bounds_report(_inputs(ctx, values, file, axis, rows), parse_ks(k),
-                               _settings(dtype, method, sum, LSE_METHODS, acc), rows, json),
+                               _settings(dtype, method, sum, LSE_METHODS, acc), rows, json,
+                               full=full),
          json, check, max_ulp)
 
 
@@ -330,13 +336,15 @@ def bounds(ctx: typer.Context, values: Values = None, k: Ks = None, dtype: Dtype
 def underflow(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
               method: Method = None, sum: Sum = "sequential", json: Json = False,
               check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
-              file: File = None, axis: Axis = None, rows: Rows = False) -> None:
+              file: File = None, axis: Axis = None, rows: Rows = False,
+              full: Full = False) -> None:
     """exp(x) term by term: exact, rounded, normal/subnormal/zero; why the shift keeps Σ ≥ 1."""
     from smoothcli.commands.underflow import underflow_report
     from smoothcli.methods.registry import LSE_METHODS
 
     emit(lambda: underflow_report(_inputs(ctx, values, file, axis, rows, none_ok=True),
-                                  _settings(dtype, method, sum, LSE_METHODS, acc), rows, json),
+                                  _settings(dtype, method, sum, LSE_METHODS, acc), rows, json,
+                               full=full),
          json, check, max_ulp)
 
 

@@ -146,7 +146,7 @@ def test_exceeded_rules_are_named(smooth_json, smooth):
     assert "Thm 3.2" in r["bound_rule"] and r["bound_rule"].startswith("exceeds")
     # table view: the flags column names the theorem
     out = smooth("softmax", "1000", "1000", "--dtype", "float16", "--method",
-                 "shifted-exp-lse").stdout
+                 "shifted-exp-lse", "--full").stdout
     assert "exceeds Thm 4.4" in out
 
 

@@ -65,7 +65,7 @@ def test_seed_example_710_12_float16(smooth_json):
     for row in doc["rows"]:
         check_row(row, [710.0, 12.0])
     assert doc["reference_typed"] is None and shifted["reference_typed"] is None
-    assert doc["problems"] == ["float16 naive: overflow"]
+    assert [p.split(" — ")[0] for p in doc["problems"]] == ["float16 naive: overflow"]
 
 
 def test_710_12_every_dtype(smooth_json):
@@ -106,7 +106,8 @@ def test_negative_800_900_underflows_naively_not_shifted(smooth_json):
 def test_check_fails_on_naive_underflow(smooth):
     r = smooth("lse", "-800", "-900", "--check", "--json")
     assert r.exit_code == 1
-    assert set(r.json["problems"]) == {f"{dt} naive: underflow" for dt in NP}
+    assert {p.split(" — ")[0] for p in r.json["problems"]} == {f"{dt} naive: underflow"
+                                                             for dt in NP}
     r = smooth("lse", "-800", "-900", "--check", "--method", "shifted")
     assert r.exit_code == 0
 
@@ -192,7 +193,7 @@ def test_cancellation_near_zero_reference(smooth_json):
     (["-inf", "-800", "-900"], None),  # finite: checked against the oracle below
 ])
 def test_special_values_follow_scipy_logsumexp(smooth_json, xs, want):
-    doc = smooth_json("lse", *xs, expect_exit=0)
+    doc = smooth_json("lse", *xs)
     ref = oracle.lse_exact([float(x) for x in xs])
     if want is not None:
         assert (math.isnan(want) and mpmath.isnan(ref)) or ref == want
@@ -202,7 +203,8 @@ def test_special_values_follow_scipy_logsumexp(smooth_json, xs, want):
             assert not (row["overflow"] or row["nan"])
         check_row(row, [float(x) for x in xs])
     if want is not None and not math.isfinite(want):
-        assert doc["problems"] == []
+        # NaN in, NaN out is right, but the exact value does not exist: status undefined
+        assert all(" undefined — " in p for p in doc["problems"]), doc["problems"]
 
 
 def test_special_values_agree_with_scipy():

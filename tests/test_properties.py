@@ -965,7 +965,7 @@ FAMILY_ROW = {
     "abs_errors", "rel_errors", "ulp_errors", "element_bits", "overflow", "underflow", "nan",
     "flushed_terms", "sumexp", "output_sum", "sum_error", "inputs_changed", "inputs_overflowed",
     "max", "argmax", "ties", "gap", "upper", "inside", "bound", "error_u", "exceeds_bound",
-    "bound_rule", "accumulation", "acc_dtype", "peer"}
+    "bound_rule", "accumulation", "acc_dtype", "peer", "status", "reason", "advice"}
 ROW_KEYS = {
     "lse": FAMILY_ROW, "softmax": FAMILY_ROW, "bounds": FAMILY_ROW, "underflow": FAMILY_ROW,
     "exp-range": {"dtype", "largest_finite_x", "smallest_nonzero_x", "smallest_normal_x",

@@ -301,7 +301,7 @@ def test_closed_pipe_stays_quiet():
 # --- encodings: ASCII and latin-1 outputs ------------------------------------------------------
 
 def test_ascii_output_falls_back_to_ascii_symbols():
-    p = run("lse", "1", "2", "--dtype", "float64", env=_env(PYTHONIOENCODING="ascii"))
+    p = run("lse", "1", "2", "--dtype", "float64", "--full", env=_env(PYTHONIOENCODING="ascii"))
     assert p.returncode == 0, p.stderr.decode()
     out = p.stdout.decode("ascii")  # strict: every byte is ASCII
     assert "sum exp" in out and "Σ" not in out

@@ -127,7 +127,9 @@ def test_naive_overflows_to_nan_shifted_is_fine(smooth_json):
     assert shifted["underflow"] is False  # the shifted sum is 1
     check_row(naive, [1000.0, 0.0])
     check_row(shifted, [1000.0, 0.0])
-    assert set(doc["problems"]) == {"float64 naive: overflow", "float64 naive: nan"}
+    # one status per row, judged from the result: the overflow that made the NaN
+    assert [p.split(" — ")[0] for p in doc["problems"]] == ["float64 naive: overflow"]
+    assert "inf/inf = NaN" in doc["problems"][0]
 
 
 @pytest.mark.parametrize("dtype, big", [("float16", "12"), ("float32", "89"),
@@ -168,8 +170,10 @@ def test_minus_inf_element_gets_exactly_zero(smooth_json):
 
 
 def test_nan_input_gives_nan_elements_but_no_false_flags(smooth_json):
-    doc = smooth_json("softmax", "nan", "1", "--check", expect_exit=0)
+    # the exact value does not exist: status undefined (which --check fails), flags all false
+    doc = smooth_json("softmax", "nan", "1", "--check", expect_exit=1)
     for row in doc["rows"]:
+        assert row["status"] == "undefined"
         assert row["value"] == ["nan", "nan"]
         assert row["reference"] == ["nan", "nan"]
         assert not (row["overflow"] or row["underflow"] or row["nan"])
@@ -194,7 +198,8 @@ def test_check_with_max_ulp(smooth):
     assert r.exit_code == 1
     (row,) = r.json["rows"]
     assert row["ulp_error"] > 0.5
-    assert r.json["problems"] == [f"float16 naive: {row['ulp_error']:.3g} ULP > --max-ulp 0.5"]
+    assert r.json["problems"] == [
+        f"float16 naive: inaccurate — {row['ulp_error']:.3g} ULP > --max-ulp 0.5"]
     r = smooth("softmax", "1.1", "3.4", "2.5", "--dtype", "float16", "--method", "naive",
                "--check", "--max-ulp", "2")
     assert r.exit_code == 0

@@ -105,12 +105,53 @@ def cell(kind: str, v: Any, row: dict[str, Any]) -> str:
     return "" if v is None else str(v)
 
 
+#: Colours of the status words (on a terminal only; NO_COLOR and FORCE_COLOR as rich reads them).
+STATUS_STYLES = {"ok": "green", "inaccurate": "bold yellow", "overflow": "bold red",
+                 "underflow": "bold red", "nan": "bold red", "undefined": "bold magenta"}
+
+
 def _style(kind: str, text: str) -> str | None:
     if kind == "flags":
         return "green" if text == "ok" else "bold red"
+    if kind == "status":
+        return STATUS_STYLES.get(text.split(" ")[0].rstrip(","), "bold red")
     if kind == "bool" and text == "no":
         return "red"
+    if kind in ("value", "exact", "reference", "vector") and any(
+            w in text for w in ("inf", "nan", "NaN")):
+        return "red"
     return None
+
+
+def wrap(text: str, width: int | None) -> str:
+    """``text`` with every line wrapped at word boundaries to ``width`` columns (continuation
+    lines indented by four spaces); None leaves it as it is."""
+    if width is None:
+        return text
+    import textwrap
+
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width:
+            out.append(line)
+            continue
+        lead = len(line) - len(line.lstrip(" "))
+        out.extend(textwrap.wrap(line, width, subsequent_indent=" " * (lead + 4),
+                                 break_long_words=False, break_on_hyphens=False))
+    return "\n".join(out)
+
+
+def _marked(text: str):
+    """Sentences with their status words and inf/NaN coloured (rich Text, no markup parsing)."""
+    import re
+
+    from rich.text import Text
+
+    t = Text(text)
+    t.highlight_regex(re.compile(r"(?<=: )(overflow|underflow|nan|inaccurate|undefined)(?= )"),
+                      "bold red")
+    t.highlight_regex(re.compile(r"(?<![\w.])(-?inf|NaN)(?![\w])"), "red")
+    return t
 
 
 class TableFormat:
@@ -126,9 +167,12 @@ class TableFormat:
         self._fit = (lambda text: text) if encodable("Σ−≤─", encoding) else (
             lambda text: for_encoding(text, encoding))
         out = _Buffer(encoding if encodable("─", encoding) else "ascii")
-        is_tty = hasattr(real, "isatty") and real.isatty() and not os.environ.get("NO_COLOR")
+        # Colour as rich decides it for the real output: a terminal, NO_COLOR respected,
+        # FORCE_COLOR honoured (https://no-color.org, https://force-color.org).
+        is_tty = Console(file=real).is_terminal and not os.environ.get("NO_COLOR")
         console = Console(file=out, width=_WIDE, force_terminal=is_tty,
                           no_color=not is_tty, highlight=False, soft_wrap=False)
+        width = getattr(report, "wrap", None)
         fit = self._fit
         if report.charts:  # issue 7: charts first, as plain text of a fixed width
             from rich.text import Text
@@ -141,16 +185,17 @@ class TableFormat:
         for section in report.sections:
             # Title and caption go on lines of their own: rich would wrap them to the table's
             # width, which for a narrow table breaks a sentence over many lines.
-            console.print(fit(section.title), markup=False, style="bold", soft_wrap=True)
+            console.print(wrap(fit(section.title), width), markup=False, style="bold",
+                          soft_wrap=True)
             console.print(self._table(section))
             if section.caption:
-                console.print(fit(section.caption), markup=False, soft_wrap=True)
+                console.print(_marked(wrap(fit(section.caption), width)), soft_wrap=True)
                 console.print()
         for note in report.notes:
-            console.print(fit(note), markup=False, soft_wrap=True)
+            console.print(_marked(wrap(fit(note), width)), soft_wrap=True)
         if problems:
-            console.print(fit(f"check: {len(problems)} problem(s): " + "; ".join(problems)),
-                          markup=False, style="bold red")
+            console.print(wrap(fit(f"check: {len(problems)} problem(s): " + "; ".join(problems)),
+                               width), markup=False, style="bold red", soft_wrap=True)
         return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
 
     def _table(self, section: Section):

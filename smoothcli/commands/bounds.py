@@ -25,7 +25,7 @@ def parse_ks(tokens: Sequence[str] | None) -> list[Number]:
 
 
 def bounds_report(data: Any, ks: Sequence[Number], settings: Settings, show_rows: bool = False,
-                  elements: bool = True) -> Report:
+                  elements: bool = True, full: bool = False) -> Report:
     """LSE and the smooth max (1/k)·LSE(k·x) of every row, each checked against its bounds
     rounded to the row's dtype."""
     from smoothcli.engine.evaluate import Transform
@@ -39,7 +39,7 @@ def bounds_report(data: Any, ks: Sequence[Number], settings: Settings, show_rows
                     transforms=[Transform("k", k) for k in ks])
     inside, outside = _inside(ev)
     report = build("bounds", ev, settings, show_rows, typed, inside, outside,
-                   {"k": [float(k.exact) for k in ks]})
+                   {"k": [float(k.exact) for k in ks]}, full=full or elements)
     report.notes.append("inside: the computed value lies within the bounds rounded to its "
                         "dtype (a correctly rounded result always does); gap: the exact value "
                         "minus the max, in [0, log n] (smooth max: [0, log(n)/k])")

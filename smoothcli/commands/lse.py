@@ -9,10 +9,10 @@ from smoothcli.report.model import Report
 
 
 def lse_report(data: Any, settings: Settings, show_rows: bool = False,
-               elements: bool = True) -> Report:
+               elements: bool = True, full: bool = False) -> Report:
     """Evaluate LSE(x) for every (dtype, method) of ``settings`` on every row of ``data``
     (typed Numbers or a Batch)."""
     from smoothcli.report.family import build
 
     ev, typed = run("lse", data, settings, elements=elements)
-    return build("lse", ev, settings, show_rows, typed)
+    return build("lse", ev, settings, show_rows, typed, full=full or elements)

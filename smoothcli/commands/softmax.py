@@ -11,7 +11,7 @@ from smoothcli.report.model import Report
 
 
 def softmax_report(data: Any, settings: Settings, temperatures: Sequence[Number] | None = None,
-                   show_rows: bool = False, elements: bool = True) -> Report:
+                   show_rows: bool = False, elements: bool = True, full: bool = False) -> Report:
     """Evaluate softmax(x) for every (dtype, method) of ``settings`` on every row of ``data``;
     with ``temperatures``, also softmax(x/T) against hardmax(x)."""
     from smoothcli.engine.evaluate import Transform
@@ -19,7 +19,7 @@ def softmax_report(data: Any, settings: Settings, temperatures: Sequence[Number]
 
     transforms = [Transform("temperature", t) for t in temperatures or []]
     ev, typed = run("softmax", data, settings, elements=elements, transforms=transforms)
-    report = build("softmax", ev, settings, show_rows, typed)
+    report = build("softmax", ev, settings, show_rows, typed, full=full or elements)
     if ev.rows == 1:
         report.extra["hardmax"] = hardmax_facts(ev)
     if transforms:

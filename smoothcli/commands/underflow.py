@@ -113,7 +113,7 @@ TERMS_LIMIT = 1000
 
 
 def underflow_report(data: Any, settings: Settings, show_rows: bool = False,
-                     elements: bool = True) -> Report:
+                     elements: bool = True, full: bool = False) -> Report:
     from smoothcli.engine.sources import as_batch
     from smoothcli.report.family import build
 
@@ -130,12 +130,14 @@ def underflow_report(data: Any, settings: Settings, show_rows: bool = False,
     extra: dict[str, Any] = {"terms": terms}
     if demo:
         extra["tiny"] = facts
-    report = build("underflow", ev, settings, show_rows, typed, extra=extra)
+    report = build("underflow", ev, settings, show_rows, typed, extra=extra, full=full or elements)
     digits = {f.name: f.max_digits10 for f in settings.dtypes}
     tcols = [Column("dtype", "dtype"), Column("i", "i", "int"), Column("x", "x", "value"),
              Column("exp_exact", "exp(x) exact", "reference"),
              Column("exp", "exp(x) in dtype", "value"), Column("exp_class", "class"),
              Column("shifted_exp", "exp(x − m)", "value"), Column("shifted_class", "class")]
+    if terms and not (full or elements):  # compact: the exact exp(x) is in --full and --json
+        tcols = [c for c in tcols if c.key != "exp_exact"]
     if terms:
         report.sections.insert(len(report.sections) - 1, Section("the terms of Σ exp", tcols, [
             {"dtype": t.dtype, "i": t.i, "x": t.x, "exp_exact": t.exp_exact_decimal,

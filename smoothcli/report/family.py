@@ -8,6 +8,7 @@ from typing import Any, Sequence
 
 from smoothcli.report.model import Column, Report, Section
 from smoothcli.report.rows import Rows, function_name, problems, summary, where
+from smoothcli.report.verdict import Verdicts, show
 
 #: Elements listed per dtype in the softmax element table (JSON always has them all).
 ELEMENT_LIMIT = 30
@@ -20,23 +21,92 @@ TITLES = {"lse": "LSE", "softmax": "softmax", "bounds": "max ≤ LSE ≤ max + l
 
 def build(command: str, ev: Any, settings: Any, show_rows: bool = False,
           typed: Any = None, bounds: dict | None = None, outside: dict | None = None,
-          extra: dict | None = None) -> Report:
+          extra: dict | None = None, full: bool = False) -> Report:
     """The Report of ``ev`` for ``command``.  ``typed``: the exact result for the inputs as typed
     (an mpf, or a list for softmax) when rounding changed them; ``bounds``/``outside``: the
-    bounds command's per-row (gap, inside) and per-series counts."""
-    R = ev.rows
+    bounds command's per-row (gap, inside) and per-series counts; ``full``: today's full tables
+    (every column) instead of the compact view (value, ULP error, status and reason)."""
+    from smoothcli.report.verdict import Verdicts
+
+    verdicts = Verdicts(ev)
     typed_rows = _typed_by_row(ev, typed)
-    report = Report(command, Rows(ev, typed_rows, bounds))
-    report.summary = summary(ev, outside)
-    report.check = lambda max_ulp: problems(ev, max_ulp, outside)
+    rows = Rows(ev, typed_rows, bounds, verdicts)
+    report = Report(command, rows)
+    report.summary = summary(ev, outside, verdicts)
     entries = input_entries(ev)
     report.extra = {"settings": settings.as_json(), "input": input_object(ev),
                     "inputs": entries, "inputs_changed": dict(ev.changed),
                     "reference_typed": _floats(typed),
                     "reference_method": {d: dict(k) for d, k in ev.reference_kinds.items()}}
     report.extra.update(extra or {})
+    report.wrap = None if full else WRAP
+    live = Live(verdicts)
+    if full:
+        report.sections = full_sections(command, ev, entries, bounds, show_rows,
+                                         report.summary, live)
+    else:
+        report.sections = compact_sections(command, ev, entries, bounds, show_rows,
+                                           report.summary, typed, live)
+    report.notes = notes(command, ev, settings, typed, show_rows, full)
+    live.answer_at = len(report.notes)
+    report.notes.append(verdicts.answer())
+
+    def check(max_ulp: float | None) -> list[str]:
+        v = rows.verdicts
+        if max_ulp != v.max_ulp:  # --max-ulp turns rows beyond it inaccurate: judge again
+            v = Verdicts(ev, max_ulp)
+            rows.verdicts = v
+            report.summary = summary(ev, outside, v)
+            live.update(v, report)
+        return problems(ev, max_ulp, outside, v)
+
+    report.check = check
+    return report
+
+
+class Live:
+    """The parts of the table view that show verdicts, so that ``--max-ulp`` (known only when
+    --check asks for the problems) can judge the rows again before the tables are drawn."""
+
+    def __init__(self, verdicts: Any):
+        self.verdicts = verdicts
+        self.cells: list[tuple[dict, Any, int, str]] = []  # (table row, series, row, key)
+        self.captions: list[tuple[Section, Any]] = []  # (section, verdicts -> caption)
+        self.answer_at: int | None = None
+
+    def status(self, line: dict, s: Any, i: int, key: str = "status") -> str:
+        self.cells.append((line, s, i, key))
+        if key == "status":
+            return self.verdicts.status(s, i)
+        return status_counts(self.verdicts, s)
+
+    def update(self, v: Any, report: Report) -> None:
+        self.verdicts = v
+        for line, s, i, key in self.cells:
+            line[key] = v.status(s, i) if key == "status" else status_counts(v, s)
+        for section, make in self.captions:
+            section.caption = make(v)
+        if self.answer_at is not None and self.answer_at < len(report.notes):
+            report.notes[self.answer_at] = v.answer()
+
+
+def status_counts(v: Any, s: Any) -> str:
+    counts = v.counts(s)
+    if list(counts) == ["ok"]:
+        return "ok"
+    return ", ".join(f"{k} {n}" for k, n in counts.items() if k != "ok") + (
+        f", ok {counts['ok']}" if "ok" in counts else "")
+
+
+#: Width the compact view's sentences are wrapped to.
+WRAP = 100
+
+
+def full_sections(command: str, ev: Any, entries: list[dict], bounds: dict | None,
+                  show_rows: bool, entries_summary: list[dict], live: Live) -> list[Section]:
+    """Every column (``--full``)."""
     sections: list[Section] = []
-    if R == 1:
+    if ev.rows == 1:
         changed = changed_section(entries, [f.name for f in ev.plan.dtypes])
         if changed is not None:
             sections.append(changed)
@@ -45,14 +115,252 @@ def build(command: str, ev: Any, settings: Any, show_rows: bool = False,
                 sec = element_section(ev, f.name)
                 if sec is not None:
                     sections.append(sec)
-        sections.append(evaluation_section(command, ev, bounds))
+        sections.append(evaluation_section(command, ev, bounds, live))
     else:
-        sections.append(batch_section(command, ev, report.summary))
+        sections.append(batch_section(command, ev, entries_summary, live))
         if show_rows:
-            sections.append(per_row_section(ev, bounds))
-    report.sections = sections
-    report.notes = notes(command, ev, settings, typed, show_rows)
-    return report
+            sections.append(per_row_section(ev, bounds, live))
+    return sections
+
+
+# --- the compact view (default) ------------------------------------------------------------
+
+#: Rows of the compact view's element and changed-input tables.
+COMPACT_ELEMENTS = 8
+
+
+def compact_sections(command: str, ev: Any, entries: list[dict], bounds: dict | None,
+                     show_rows: bool, entries_summary: list[dict], typed: Any,
+                     live: Live) -> list[Section]:
+    """The default view: per (dtype, method) the value, the error in ULPs, the status, and the
+    reason and verified advice of every row that is not ok; the exact value once."""
+    if ev.rows > 1:
+        sections = [batch_section(command, ev, entries_summary, live)]
+        if show_rows:
+            sections.append(per_row_section(ev, bounds, live))
+        return sections
+    sections = []
+    changed = compact_changed_section(ev, entries)
+    if changed is not None:
+        sections.append(changed)
+    if ev.plan.kind == "softmax":
+        el = compact_element_section(ev, typed)
+        if el is not None:
+            sections.append(el)
+    sections.append(compact_series_section(command, ev, bounds, typed, live))
+    return sections
+
+
+def compact_changed_section(ev: Any, entries: list[dict]) -> Section | None:
+    """The inputs rounding changed, each shown to its dtype's own precision."""
+    changed = [e for e in entries if any(e["changed"].values())]
+    if not changed:
+        return None
+    fmts = ev.plan.dtypes
+    cols = [Column("i", "#", "int"), Column("typed", "typed", "text")]
+    cols += [Column(f.name, f"in {f.name}", "text") for f in fmts]
+    rows = []
+    for e in changed[:COMPACT_ELEMENTS]:
+        row: dict[str, Any] = {"i": e["index"], "typed": e["text"]}
+        for f in fmts:
+            row[f.name] = show(e["rounded"][f.name], f) if e["changed"][f.name] else "(exact)"
+        rows.append(row)
+    width = sum(max([len(c.header)] + [len(str(r[c.key])) for r in rows]) + 3 for c in cols)
+    if width > WRAP - 4:  # too many dtypes side by side: one line per (input, dtype)
+        cols = [Column("i", "#", "int"), Column("typed", "typed", "text"),
+                Column("dtype", "dtype", "text"), Column("value", "in the dtype", "text")]
+        rows = [{"i": r["i"], "typed": r["typed"], "dtype": f.name, "value": r[f.name]}
+                for r in rows for f in fmts if r[f.name] != "(exact)"]
+    caption = None
+    if len(changed) > COMPACT_ELEMENTS:
+        caption = f"{len(changed) - COMPACT_ELEMENTS} more changed inputs: --full, --json"
+    return Section("inputs changed by rounding (each to its dtype's precision)", cols, rows,
+                   caption)
+
+
+def compact_element_section(ev: Any, typed: Any) -> Section | None:
+    """softmax's exact elements once: all of them up to COMPACT_ELEMENTS, else the ones that
+    matter (the argmax, each method's worst element)."""
+    import numpy as np
+
+    plain = [s for s in ev.series if s.transform is None and s.elements is not None
+             and s.elements[0] is not None]
+    if not plain:
+        return None
+    first = plain[0]
+    n = ev.n
+    argmax = int(first.arrays["argmax"][0])
+    if n <= COMPACT_ELEMENTS:
+        shown = list(range(n))
+    else:
+        shown = [argmax] if argmax >= 0 else []
+        for s in plain:
+            u = s.elements[0]["ulp_errors"]
+            if not np.isnan(u).all():
+                w = int(np.nanargmax(u))
+                if w not in shown and len(shown) < COMPACT_ELEMENTS:
+                    shown.append(w)
+        if not shown:
+            shown = list(range(min(n, COMPACT_ELEMENTS)))
+        shown.sort()
+    b = ev.batch
+    texts = ([x.text for x in b.numbers] if b.numbers is not None
+             else [show(v) for v in np.asarray(b.data[0], dtype=np.float64).tolist()])
+    if isinstance(typed, list):
+        from smoothcli.reference.exact import decimal_text
+
+        exact = [decimal_text(r) for r in typed]
+        what = "exact softmax of the inputs as typed"
+    else:
+        exact = first.elements[0]["reference_decimal"]
+        what = "exact softmax"
+    cols = [Column("i", "i", "int"), Column("x", "x", "text"),
+            Column("exact", what, "reference")]
+    rows = [{"i": j, "x": texts[j] + (" (argmax)" if j == argmax else ""), "exact": exact[j]}
+            for j in shown]
+    caption = None
+    if n > len(shown):
+        caption = (f"{len(shown)} of {n} elements: the argmax and each method's worst element; "
+                   "--full lists more, --json all")
+    return Section(f"softmax of {n} values", cols, rows, caption)
+
+
+def compact_series_section(command: str, ev: Any, bounds: dict | None, typed: Any,
+                           live: Live) -> Section:
+    import numpy as np
+
+    vector = ev.plan.kind == "softmax"
+    cols = [Column("dtype", "dtype"), Column("method", "method")]
+    if any(s.transform is not None for s in ev.series):
+        cols.append(Column("variant", "T / k"))
+    if any(s.acc_dtype != s.dtype for s in ev.series):
+        cols.append(Column("acc_dtype", "acc"))
+    if vector:
+        cols += [Column("worst_i", "worst i", "int"), Column("value", "value there", "value")]
+    else:
+        if any(s.transform is not None for s in ev.series):
+            cols.append(Column("exact", "exact", "reference"))
+        cols.append(Column("value", "value", "value"))
+    cols.append(Column("ulp_error", "ULP err", "error"))
+    cols.append(Column("status", "status", "status"))
+    table = []
+    shown_exact: set = set()
+    for s in ev.series:
+        a = s.arrays
+        line: dict[str, Any] = {"dtype": s.dtype, "method": s.method, "variant": _variant(s),
+                                "acc_dtype": s.acc_dtype, "ulp_error": a["ulp_error"][0],
+                                "_digits": s.format.max_digits10}
+        if vector:
+            el = s.elements[0] if s.elements is not None else None
+            if el is not None and not np.isnan(el["ulp_errors"]).all():
+                u = np.where(np.isnan(el["ulp_errors"]), np.inf, el["ulp_errors"])
+                j = int(np.argmax(u))
+                line.update(worst_i=j, value=float(el["value"][j]))
+            elif el is not None:
+                line.update(worst_i="—", value=float(el["value"][0]))
+            else:
+                line.update(worst_i="—", value=None)
+        else:
+            line["value"] = a["value"][0]
+            key = (s.dtype, _variant(s))
+            line["exact"] = "" if key in shown_exact else _short_exact(s)
+            shown_exact.add(key)
+        if bounds is not None:
+            line["inside"] = bounds.get((0, id(s)), (None, None, None))[2]
+        line["status"] = live.status(line, s, 0)
+        table.append(line)
+    title = ("softmax per (dtype, method): the worst element" if vector else
+             f"{TITLES.get(command, command)} of {ev.n} value(s)")
+    exact = [] if vector else exact_lines(ev, typed)
+    if exact:
+        title += "\n" + "\n".join(exact)
+    section = Section(title, cols, table)
+
+    outside = []
+    if bounds is not None:
+        outside = [f"{where(s)}: outside [max, max + log(n)/k] rounded to {s.dtype}"
+                   for s in ev.series if bounds.get((0, id(s)), (None, None, None))[2] is False]
+
+    def caption(v: Any) -> str | None:
+        return "\n".join(verdict_lines(ev, v) + outside) or None
+
+    section.caption = caption(live.verdicts)
+    live.captions.append((section, caption))
+    return section
+
+
+def _short_exact(s: Any) -> str:
+    """The exact value of a series to its dtype's digits plus two."""
+    import mpmath
+
+    from smoothcli.reference.exact import decimal_text
+
+    ref = s.reference_mpf[0]
+    if ref is None:
+        return s.reference_decimal[0]
+    return decimal_text(ref, min(17, s.format.max_digits10 + 2)) if mpmath.isfinite(ref) \
+        else decimal_text(ref)
+
+
+def exact_lines(ev: Any, typed: Any) -> list[str]:
+    """The exact LSE once (the plain series): one line when every dtype's rounded inputs give
+    the same, else the inputs as typed and each dtype's own."""
+    from smoothcli.reference.exact import decimal_text
+
+    refs: dict[str, str] = {}
+    for s in ev.series:
+        if s.transform is None and s.dtype not in refs:
+            refs[s.dtype] = s.reference_decimal[0]
+    if not refs:
+        return []
+    name = "LSE"
+    if len(set(refs.values())) == 1 and typed is None:
+        return [f"exact {name}: {next(iter(refs.values()))}"]
+    out = []
+    if typed is not None and not isinstance(typed, list):
+        out.append(f"exact {name} of the inputs as typed: {decimal_text(typed)}")
+    for d, r in refs.items():
+        out.append(f"exact {name} of the {d} inputs: {r}")
+    return out
+
+
+def verdict_lines(ev: Any, v: Any) -> list[str]:
+    """Per (dtype, method) and status other than ok: the reason, then the verified advice."""
+    from smoothcli.report.verdict import STATUSES
+
+    out = []
+    for s in ev.series:
+        counts = v.counts(s)
+        for code, status in enumerate(STATUSES):
+            if code == 0 or not counts.get(status):
+                continue
+            i = v.worst_row(s, code)
+            head = f"{where(s)}: {status}"
+            if ev.rows > 1:
+                which = "worst" if status == "inaccurate" else "first"
+                head += f" in {counts[status]} of {ev.rows} rows ({which}: row {i})"
+            out.append(f"{head} — {v.reason(s, i)}")
+            out.append(f"  advice: {v.advice(s, i)}")
+    return out
+
+
+def compact_notes(command: str, ev: Any, settings: Any, typed: Any) -> list[str]:
+    out = []
+    for s in ev.series:
+        if s.peer is not None and s.transform is None:
+            from smoothcli.report.rows import accumulation_text
+
+            out.append(f"--peer {s.method} ({s.dtype}): {accumulation_text(s)}")
+    for peer, dtype, what in ev.peer_failures:
+        from smoothcli.engine.peers import _WHAT
+
+        out.append(f"--peer {peer}: {_WHAT[peer, ev.plan.kind]} on {dtype} failed: "
+                   f"{what[:160]}")
+    if ev.plan.kind == "softmax" and any(s.arrays["ties"][0] > 1 for s in ev.series):
+        out.append("the max is tied: argmax takes the first index (numpy/torch convention); "
+                   "softmax splits the weight evenly between the tied entries")
+    out.append("status: judged from the result (docs/verdicts.md); --full: every column")
+    return out
 
 
 # --- JSON pieces --------------------------------------------------------------------------
@@ -149,8 +457,10 @@ def _flags(s: Any, i: int) -> list[str]:
     return out
 
 
-def evaluation_section(command: str, ev: Any, bounds: dict | None = None) -> Section:
-    """The (dtype, method) table of a single row."""
+def evaluation_section(command: str, ev: Any, bounds: dict | None = None,
+                       live: Live | None = None) -> Section:
+    """The (dtype, method) table of a single row (``--full``)."""
+    live = live or Live(Verdicts(ev))
     vector = ev.plan.kind == "softmax"
     variants = any(s.transform is not None for s in ev.series)
     cols = [Column("dtype", "dtype"), Column("method", "method")]
@@ -174,7 +484,7 @@ def evaluation_section(command: str, ev: Any, bounds: dict | None = None) -> Sec
         cols += [Column("upper", "max + log(n)/k", "value"), Column("gap", "exact − max", "value"),
                  Column("inside", "inside", "bool")]
     cols += [Column("sumexp", "Σ exp", "value"), Column("flushed_terms", "exp→0", "int"),
-             Column("flags", "flags", "flags")]
+             Column("flags", "flags", "flags"), Column("status", "status", "status")]
     table = []
     for s in ev.series:
         a = s.arrays
@@ -189,11 +499,19 @@ def evaluation_section(command: str, ev: Any, bounds: dict | None = None) -> Sec
         if bounds is not None:
             gap, upper, inside = bounds.get((0, id(s)), (None, None, None))
             line.update(gap=gap, upper=upper, inside=inside)
+        line["status"] = live.status(line, s, 0)
         table.append(line)
     title = f"{TITLES.get(command, command)} of {ev.n} value(s)"
     if vector:
         title = "softmax per (dtype, method)"
-    return Section(title, cols, table, bounds_caption(ev))
+    section = Section(title, cols, table)
+
+    def caption(v: Any) -> str:
+        return "\n".join([*verdict_lines(ev, v), bounds_caption(ev)])
+
+    section.caption = caption(live.verdicts)
+    live.captions.append((section, caption))
+    return section
 
 
 def element_section(ev: Any, dtype: str) -> Section | None:
@@ -254,8 +572,10 @@ def _elements_that_matter(series: list, argmax: int, n: int) -> list[int]:
     return sorted(picks)
 
 
-def batch_section(command: str, ev: Any, entries: list[dict]) -> Section:
-    """One line per (dtype, method): counts over the rows, worst and median ULP."""
+def batch_section(command: str, ev: Any, entries: list[dict], live: Live | None = None) -> Section:
+    """One line per (dtype, method): counts over the rows, worst and median ULP, and the rows
+    per status; the reason and advice of each status below."""
+    live = live or Live(Verdicts(ev))
     b = ev.batch
     cols = [Column("dtype", "dtype"), Column("method", "method")]
     if any(s.transform is not None for s in ev.series):
@@ -267,17 +587,27 @@ def batch_section(command: str, ev: Any, entries: list[dict]) -> Section:
     cols += [Column("ulp_error", "worst ULP", "error"),
              Column("median_ulp_error", "median ULP", "error"),
              Column("worst_row", "worst row", "int"), Column("flushed_terms", "exp→0", "int"),
-             Column("flags", "flags", "flags")]
+             Column("flags", "flags", "flags"), Column("status", "status", "status")]
     table = []
     for s, e in zip(ev.series, entries):
-        table.append({**e, "variant": _variant(s),
-                      "worst_row": "—" if e["worst_row"] is None else e["worst_row"],
-                      "flags": [f for f in ("overflow", "underflow", "nan") if e[f + "_rows"]]})
+        line = {**e, "variant": _variant(s),
+                "worst_row": "—" if e["worst_row"] is None else e["worst_row"],
+                "flags": [f for f in ("overflow", "underflow", "nan") if e[f + "_rows"]]}
+        line["status"] = live.status(line, s, 0, "counts")
+        table.append(line)
     title = f"{TITLES.get(command, command)}: {b.rows} row(s) of {b.n} — {b.describe()}"
-    return Section(title, cols, table)
+    section = Section(title, cols, table)
+
+    def caption(v: Any) -> str | None:
+        return "\n".join(verdict_lines(ev, v)) or None
+
+    section.caption = caption(live.verdicts)
+    live.captions.append((section, caption))
+    return section
 
 
-def per_row_section(ev: Any, bounds: dict | None = None) -> Section:
+def per_row_section(ev: Any, bounds: dict | None = None, live: Live | None = None) -> Section:
+    live = live or Live(Verdicts(ev))
     vector = ev.plan.kind == "softmax"
     cols = [Column("row", "row", "int"), Column("dtype", "dtype"), Column("method", "method")]
     if vector:
@@ -291,7 +621,7 @@ def per_row_section(ev: Any, bounds: dict | None = None) -> Section:
     if bounds is not None:
         cols.append(Column("inside", "inside", "bool"))
     cols += [Column("sumexp", "Σ exp", "value"), Column("flushed_terms", "exp→0", "int"),
-             Column("flags", "flags", "flags")]
+             Column("flags", "flags", "flags"), Column("status", "status", "status")]
     table = []
     for i in range(ev.rows):
         for s in ev.series:
@@ -307,15 +637,19 @@ def per_row_section(ev: Any, bounds: dict | None = None) -> Section:
                 "flags": _flags(s, i), "_digits": s.format.max_digits10}
             if bounds is not None:
                 line["inside"] = bounds.get((i, id(s)), (None, None, None))[2]
+            line["status"] = live.status(line, s, i)
             table.append(line)
     return Section("row by row", cols, table)
 
 
 # --- notes and captions ----------------------------------------------------------------------
 
-def notes(command: str, ev: Any, settings: Any, typed: Any, show_rows: bool) -> list[str]:
+def notes(command: str, ev: Any, settings: Any, typed: Any, show_rows: bool,
+          full: bool = True) -> list[str]:
     from smoothcli.reference.exact import decimal_text
 
+    if not full and ev.rows == 1:
+        return compact_notes(command, ev, settings, typed)
     out = [sum_caption(settings)]
     caption = accumulation_caption(ev)
     if caption:

@@ -21,7 +21,7 @@ class Column:
     header: str
     # text | int | bool | exact (a float's exact decimal, or its repr when that is long) |
     # value (a float shown with row["_digits"] significant digits) |
-    # reference (pre-rounded decimal text) | error | flags | vector
+    # reference (pre-rounded decimal text) | error | flags | vector | status (a row's status)
     kind: str = "text"
 
 
@@ -51,6 +51,9 @@ class Report:
     # problems computed from it (rows are then produced lazily, for --json only)
     summary: list[dict[str, Any]] | None = None
     check: Callable[[float | None], list[str]] | None = None
+    # The compact view (smoothcli.report.family): titles, captions and notes are wrapped to this
+    # many columns, so that no line of the output is longer (None: not wrapped)
+    wrap: int | None = None
 
     def problems(self, max_ulp: float | None = None) -> list[str]:
         """What ``--check`` fails on: every row's flags (and ULP errors beyond ``max_ulp``)."""

@@ -23,15 +23,15 @@ ROW_KEYS = (
     "overflow", "underflow", "nan", "flushed_terms", "sumexp", "output_sum", "sum_error",
     "inputs_changed", "inputs_overflowed", "max", "argmax", "ties", "gap", "upper", "inside",
     "bound", "error_u", "exceeds_bound", "bound_rule",
-    "accumulation", "acc_dtype", "peer")
+    "accumulation", "acc_dtype", "peer", "status", "reason", "advice")
 
 #: Every key of a summary entry.
 SUMMARY_KEYS = (
     "dtype", "method", "function", "temperature", "k", "rows", "overflow_rows",
     "underflow_rows", "nan_rows", "outside_rows", "worst_row", "ulp_error", "median_ulp_error",
-    "bits", "flushed_terms")
+    "bits", "flushed_terms", "status_rows")
 
-FLAGS = ("overflow", "underflow", "nan")
+FLAGS = ("overflow", "underflow", "nan")  # facts of a row; its status is judged from its result
 
 
 def function_name(kind: str, series: Any) -> str:
@@ -56,8 +56,14 @@ def _num(v: Any) -> Any:
     return v
 
 
-def row_dict(ev: Any, s: Any, i: int, typed: Any = None, bounds: Any = None) -> dict:
-    """Row ``i`` of series ``s`` in the row model (JSON-ready apart from non-finite floats)."""
+def row_dict(ev: Any, s: Any, i: int, typed: Any = None, bounds: Any = None,
+             verdicts: Any = None) -> dict:
+    """Row ``i`` of series ``s`` in the row model (JSON-ready apart from non-finite floats).
+    ``verdicts``: the :class:`~smoothcli.report.verdict.Verdicts` of ``ev`` (made if not given)."""
+    if verdicts is None:
+        from smoothcli.report.verdict import Verdicts
+
+        verdicts = Verdicts(ev)
     a = s.arrays
     el = s.elements[i] if s.elements is not None else None
     vector = s.vector
@@ -97,38 +103,51 @@ def row_dict(ev: Any, s: Any, i: int, typed: Any = None, bounds: Any = None) -> 
         "bound": float(a["bound"][i]), "error_u": float(a["error_u"][i]),
         "exceeds_bound": bool(a["exceeds_bound"][i]), "bound_rule": s.bound_rule[i],
         "accumulation": accumulation_text(s), "acc_dtype": s.acc_dtype,
-        "peer": peer_text(s)}
+        "peer": peer_text(s),
+        "status": verdicts.status(s, i), "reason": verdicts.reason(s, i),
+        "advice": verdicts.advice(s, i)}
     if bounds is not None:
         d["gap"], d["upper"], d["inside"] = bounds
     return d
 
 
-def iter_rows(ev: Any, typed: dict | None = None, bounds: dict | None = None) -> Iterator[dict]:
+def iter_rows(ev: Any, typed: dict | None = None, bounds: dict | None = None,
+              verdicts: Any = None) -> Iterator[dict]:
     """Every row of an evaluation, row by row, then by dtype and method (lazily: a batch of
     262,144 rows is never held as row objects)."""
+    if verdicts is None:
+        from smoothcli.report.verdict import Verdicts
+
+        verdicts = Verdicts(ev)
     for i in range(ev.rows):
         for s in ev.series:
             yield row_dict(ev, s, i, (typed or {}).get((i, s.dtype)),
-                           (bounds or {}).get((i, id(s))))
+                           (bounds or {}).get((i, id(s))), verdicts)
 
 
 class Rows:
     """The rows of a report, produced when iterated (for ``--json``)."""
 
-    def __init__(self, ev: Any, typed: dict | None = None, bounds: dict | None = None):
-        self.ev, self.typed, self.bounds = ev, typed, bounds
+    def __init__(self, ev: Any, typed: dict | None = None, bounds: dict | None = None,
+                 verdicts: Any = None):
+        self.ev, self.typed, self.bounds, self.verdicts = ev, typed, bounds, verdicts
 
     def __iter__(self) -> Iterator[dict]:
-        return iter_rows(self.ev, self.typed, self.bounds)
+        return iter_rows(self.ev, self.typed, self.bounds, self.verdicts)
 
     def __len__(self) -> int:
         return self.ev.rows * len(self.ev.series)
 
 
-def summary(ev: Any, outside: dict | None = None) -> list[dict]:
+def summary(ev: Any, outside: dict | None = None, verdicts: Any = None) -> list[dict]:
     """One entry per series (docs/json.md): counts over the rows, worst and median ULP error
-    (rows with a NaN result are counted, not ranked)."""
+    (rows with a NaN result are counted, not ranked), rows per status (``status_rows``)."""
     import numpy as np
+
+    if verdicts is None:
+        from smoothcli.report.verdict import Verdicts
+
+        verdicts = Verdicts(ev, advise=False)
 
     out = []
     for s in ev.series:
@@ -149,33 +168,44 @@ def summary(ev: Any, outside: dict | None = None) -> list[dict]:
             "ulp_error": float(np.nanmax(ulp)) if ranked.any() else math.nan,
             "median_ulp_error": float(np.nanmedian(ulp)) if ranked.any() else math.nan,
             "bits": float(np.nanmax(bits)) if (~np.isnan(bits)).any() else math.nan,
-            "flushed_terms": int(a["flushed_terms"].sum())}
+            "flushed_terms": int(a["flushed_terms"].sum()),
+            "status_rows": verdicts.counts(s)}
         out.append(entry)
     return out
 
 
-def problems(ev: Any, max_ulp: float | None, outside: dict | None = None) -> list[str]:
-    """What ``--check`` fails on, one line per (series, kind of problem)."""
+def problems(ev: Any, max_ulp: float | None, outside: dict | None = None,
+             verdicts: Any = None) -> list[str]:
+    """What ``--check`` fails on: one line per (series, status other than ok) with the reason
+    (of the worst row of that status in a batch), and the bounds command's rows outside
+    [max, max + log n]."""
+    from smoothcli.report.verdict import STATUSES, Verdicts
+
+    if verdicts is None or verdicts.max_ulp != max_ulp:
+        verdicts = Verdicts(ev, max_ulp)
     out = []
-    for s, entry in zip(ev.series, summary(ev, outside)):
+    for s in ev.series:
         name = where(s)
         R = s.rows
-        for flag in FLAGS:
-            count = entry[f"{flag}_rows"]
-            if count:
-                first = int(s.arrays[flag].argmax())
-                out.append(f"{name}: {flag}" if R == 1 else
-                           f"{name}: {flag} in {count} of {R} rows (first: row {first})")
+        counts = verdicts.counts(s)
+        for code, status in enumerate(STATUSES):
+            count = counts.get(status, 0)
+            if code == 0 or not count:
+                continue
+            i = verdicts.worst_row(s, code)
+            reason = verdicts.reason(s, i)
+            if R == 1:
+                out.append(f"{name}: {status} — {reason}")
+            else:
+                which = "worst" if status == "inaccurate" else "first"
+                out.append(f"{name}: {status} in {count} of {R} rows ({which}: row {i}) — "
+                           f"{reason}")
         if outside and outside.get(id(s)):
             what = ("smooth max outside [max, max + log(n)/k]"
                     if function_name(ev.plan.kind, s) == "smooth_max"
                     else "LSE outside [max, max + log n]")
             out.append(f"{name}: {what}" +
                        ("" if R == 1 else f" in {outside[id(s)]} of {R} rows"))
-        u = entry["ulp_error"]
-        if max_ulp is not None and not math.isnan(u) and u > max_ulp:
-            out.append(f"{name}: {u:.3g} ULP > --max-ulp {max_ulp:g}" +
-                       ("" if R == 1 else f" (row {entry['worst_row']})"))
     return out
 
 
