@@ -250,7 +250,7 @@ def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional
 
 @app.command(context_settings=NUMBERS)
 def lse(ctx: typer.Context, values: Values = None, dtype: Dtype = None, method: Method = None,
-        sum: Sum = "sequential", json: Json = False, check: Check = False,
+        sum: Sum = "pairwise", json: Json = False, check: Check = False,
         max_ulp: MaxUlp = None, acc: Acc = None, peer: Peer = None, file: File = None,
         axis: Axis = None, rows: Rows = False) -> None:
     """LogSumExp log(Σ exp(x)): naive vs shifted (m + log Σ exp(x − m)), per dtype."""
@@ -264,7 +264,7 @@ def lse(ctx: typer.Context, values: Values = None, dtype: Dtype = None, method: 
 
 @app.command(context_settings=NUMBERS)
 def softmax(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
-            method: Method = None, sum: Sum = "sequential", json: Json = False,
+            method: Method = None, sum: Sum = "pairwise", json: Json = False,
             check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
             peer: Peer = None, temperature: Temperatures = None, file: File = None,
             axis: Axis = None, rows: Rows = False) -> None:
@@ -314,7 +314,7 @@ def exp_range(dtype: Dtype = None, json: Json = False, check: Check = False,
 
 @app.command(context_settings=NUMBERS)
 def bounds(ctx: typer.Context, values: Values = None, k: Ks = None, dtype: Dtype = None,
-           method: Method = None, sum: Sum = "sequential", json: Json = False,
+           method: Method = None, sum: Sum = "pairwise", json: Json = False,
            check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
            file: File = None, axis: Axis = None, rows: Rows = False) -> None:
     """max ≤ LSE ≤ max + log n, and the smooth max (1/k)·LSE(k·x) for each --k."""
@@ -328,7 +328,7 @@ def bounds(ctx: typer.Context, values: Values = None, k: Ks = None, dtype: Dtype
 
 @app.command(context_settings=NUMBERS)
 def underflow(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
-              method: Method = None, sum: Sum = "sequential", json: Json = False,
+              method: Method = None, sum: Sum = "pairwise", json: Json = False,
               check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
               file: File = None, axis: Axis = None, rows: Rows = False) -> None:
     """exp(x) term by term: exact, rounded, normal/subnormal/zero; why the shift keeps Σ ≥ 1."""
@@ -358,7 +358,7 @@ def sweep(ctx: typer.Context,
           unit: Annotated[str, typer.Option(
               "--unit", help="Error unit of the chart: 'bits' (Herbie: log2(1 + values "
               "between result and correctly rounded exact value)) or 'ulp'.")] = "bits",
-          dtype: Dtype = None, method: Method = None, sum: Sum = "sequential",
+          dtype: Dtype = None, method: Method = None, sum: Sum = "pairwise",
           acc: Acc = None, width: Width = 72,
           height: Annotated[int, typer.Option(
               "--height", help="Rows of each panel of the terminal chart.", metavar="N")] = 8,
@@ -395,7 +395,7 @@ SharpK = Annotated[Optional[List[str]], typer.Option(
     show_default=False)]
 
 
-def _plain_settings(dtype, method, methods, default=None, sum_order="sequential", acc=None):
+def _plain_settings(dtype, method, methods, default=None, sum_order="pairwise", acc=None):
     """Settings for the issue-5 commands: their own method names, no peers."""
     from smoothcli.core.accumulation import get_accumulation
     from smoothcli.commands._common import Settings
@@ -474,7 +474,7 @@ def metrics(
         k: SharpK = None,
         task: Annotated[str, typer.Option(
             "--task", help="auto (2-D logits: multi-class), binary or multiclass.")] = "auto",
-        dtype: Dtype = None, method: MetricsMethod = None, sum: Sum = "sequential",
+        dtype: Dtype = None, method: MetricsMethod = None, sum: Sum = "pairwise",
         acc: Acc = None, json: Json = False, check: Check = False,
         max_ulp: MaxUlp = None) -> None:
     """Hard vs smooth accuracy, precision, recall, F1 and cross-entropy over a batch."""
