@@ -105,7 +105,7 @@ MaxUlp = Annotated[Optional[str], typer.Option(
 Ks = Annotated[Optional[List[str]], typer.Option(
     "--k", help="Temperature k of the smooth max (1/k)·LSE(k·x) (repeatable).",
     show_default=False)]
-# issue 3: files, stdin and batches (smoothcli/engine/inputs.py, smoothcli/engine/batch.py)
+# files, stdin and batches (smoothcli/engine/inputs.py)
 File = Annotated[Optional[str], typer.Option(
     "--file", help="Read the numbers from PATH ('-' for stdin): .npy (float16/32/64; 2-D: one "
     "result per row), .txt or .csv. Numbers are also read from stdin when none are given "
@@ -227,7 +227,7 @@ def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional
          figures: Optional[dict] = None) -> None:
     """Build the report, render it, and exit with the documented status.
 
-    ``figures`` maps "png"/"svg" to the file ``--png``/``--svg`` named (issue 7): the report's
+    ``figures`` maps "png"/"svg" to the file ``--png``/``--svg`` named: the report's
     chart is written there with matplotlib, which is checked for before anything is computed."""
     from smoothcli._format import get_format
 
@@ -301,7 +301,7 @@ def softmax(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
          json, check, max_ulp)
 
 
-# --- issue 7: sweeps and charts -------------------------------------------------------------------
+# --- sweeps and charts ----------------------------------------------------------------------------
 
 Png = Annotated[Optional[str], typer.Option(
     "--png", help="Also write the chart to FILE as a PNG image (needs matplotlib: "
@@ -325,7 +325,7 @@ def exp_range(dtype: Dtype = None, json: Json = False, check: RangeCheck = False
 
     def build():
         report = exp_range_report(resolve_dtypes(dtype))
-        if chart or png or svg:  # issue 7
+        if chart or png or svg:
             from smoothcli.commands.exp_range_chart import add_chart, command_line
 
             add_chart(report, command_line(dtype, width), width)
@@ -402,7 +402,7 @@ def sweep(ctx: typer.Context,
     emit(build, json, check, max_ulp, {"png": png, "svg": svg})
 
 
-# --- issue 5: sigmoid / softplus / log σ, smooth |x| and max, smooth metrics ---------------------
+# --- sigmoid / softplus / log σ, smooth |x| and max, smooth metrics -------------------------------
 
 PointMethod = Annotated[Optional[List[str]], typer.Option(
     "--method", help="naive, stable (repeatable or comma-separated) [default: both].",
@@ -419,7 +419,7 @@ SharpK = Annotated[Optional[List[str]], typer.Option(
 
 
 def _plain_settings(dtype, method, methods, default=None, sum_order="pairwise", acc=None):
-    """Settings for the issue-5 commands: their own method names, no peers."""
+    """Settings for sigmoid, abs and metrics: their own method names, no peers."""
     from smoothcli.core.accumulation import get_accumulation
     from smoothcli.commands._common import Settings
     from smoothcli.core.formats import resolve_dtypes
@@ -455,7 +455,7 @@ def sigmoid(ctx: typer.Context, values: Values = None,
     from smoothcli.methods.sigmoid import SIGMOID_METHODS
 
     def build():
-        drawn = chart or png or svg  # issue 7: the chart needs no values
+        drawn = chart or png or svg  # the chart needs no values
         numbers = _values(ctx, values) if (values or not drawn) else []
         if numbers:
             report = sigmoid_report(numbers, _plain_settings(dtype, method, SIGMOID_METHODS),

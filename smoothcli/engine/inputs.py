@@ -60,8 +60,8 @@ from smoothcli.core.limits import (MAX_COPY_BYTES, check_row_length, check_text_
 from smoothcli.core.numbers import Number, parse_number
 from smoothcli.core.rounding import round_to_odd_float32
 
-#: 1-D inputs up to this many numbers are shown element by element (issue-2 output); larger inputs
-#: and every 2-D input are summarised as a batch.
+#: 1-D inputs up to this many numbers are shown element by element (as typed values are); larger
+#: inputs and every 2-D input are summarised as a batch.
 ELEMENTWISE_LIMIT = 1000
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -174,7 +174,7 @@ def read_bytes(path: str, stdin: BinaryIO | None) -> bytes:
         if stdin is None:
             raise InputError("--file -: there is no standard input to read")
         try:
-            data = read_limited(getattr(stdin, "buffer", stdin), "<stdin>")  # issue 6: bounded
+            data = read_limited(getattr(stdin, "buffer", stdin), "<stdin>")  # bounded
         except InputError:
             raise
         except (OSError, ValueError) as e:
@@ -339,11 +339,11 @@ def _from_array(arr, source: str, axis: int) -> list[Number] | Batch:
         raise InputError(f"{source}: the array is empty {shape}: no values")
     if arr.ndim == 1:
         _check_axis(axis, 1, source)
-        check_row_length(arr.size, source)  # issue 6: memory grows with the row
+        check_row_length(arr.size, source)  # memory grows with the row
         data = arr.reshape(1, -1)
         return Batch(source, "npy", stored, shape, -1, data)
     ax = _check_axis(axis, 2, source)
-    check_row_length(int(arr.shape[ax]), source)  # issue 6: memory grows with the row
+    check_row_length(int(arr.shape[ax]), source)  # memory grows with the row
     data = arr if ax == 1 else arr.T
     return Batch(source, "npy", stored, shape, ax - 2, data)
 
@@ -361,7 +361,7 @@ def from_text(data: bytes, source: str, axis: int = -1) -> list[Number] | Batch:
 
     if b"\x00" in data:
         raise InputError(f"{source}: binary data, not numbers (nor a .npy file)")
-    check_text_size(data, source)  # issue 6: refuse what would exhaust memory
+    check_text_size(data, source)  # refuse what would exhaust memory
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -517,7 +517,7 @@ def stdin_numbers(stdin: Any, axis: int = -1) -> list[Number] | Batch | None:
         return None
     raw = getattr(stdin, "buffer", stdin)
     try:
-        data = read_limited(raw, "<stdin>")  # issue 6: bounded memory, see smoothcli/core/limits.py
+        data = read_limited(raw, "<stdin>")  # bounded memory: smoothcli/core/limits.py
     except InputError:  # (a ValueError too)
         raise
     except (OSError, ValueError):
