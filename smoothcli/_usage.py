@@ -52,8 +52,12 @@ class UsageLine(click.ClickException):
 def one_line(error: click.UsageError) -> UsageLine:
     """click's message on one line, with a pointer to the help of the command concerned."""
     text = " ".join(error.format_message().split())
-    # typer (TyperGroup.resolve_command) and click >= 8.2 both append the same suggestion.
+    # typer (TyperGroup.resolve_command) and click >= 8.2 both append a suggestion, worded
+    # differently ("Did you mean 'lse', 'sweep'? (Did you mean one of: 'lse', 'sweep'?)"):
+    # keep the first only.
     text = re.sub(r"( Did you mean [^?]*\?)\1+", r"\1", text)
+    if text.count("Did you mean") > 1:
+        text = re.sub(r" \(Did you mean one of: [^)]*\)", "", text)
     if error.ctx is not None:
         text += f" (see '{error.ctx.command_path} --help')"
     return UsageLine(text)

@@ -60,7 +60,7 @@ HELP = ("Is this formula stable in this dtype? Evaluate LogSumExp, softmax and f
         "and stably in float16/32/64, bfloat16 and float8, against an exact mpmath reference.")
 
 # cls=OneLineErrors: click's usage errors become one line `smooth: error: ...` (see _usage.py).
-app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False,
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=True,
                   context_settings={"help_option_names": ["-h", "--help"]},
                   rich_markup_mode=None, pretty_exceptions_enable=False, cls=OneLineErrors)
 
@@ -73,32 +73,39 @@ Values = Annotated[Optional[List[str]], typer.Argument(
     show_default=False)]
 Dtype = Annotated[Optional[List[str]], typer.Option(
     "--dtype", help="float16, float32, float64, bfloat16, float8_e4m3fn, float8_e5m2 or all "
-    "(repeatable or comma-separated) [default: float16, float32, float64].", show_default=False)]
+    "(repeatable or comma-separated). Aliases: half, fp16, f16 (float16); single, fp32, f32 "
+    "(float32); double, fp64, f64 (float64); bf16 (bfloat16); e4m3, e4m3fn, fp8_e4m3 "
+    "(float8_e4m3fn); e5m2, fp8_e5m2 (float8_e5m2) [default: float16, float32, float64].",
+    show_default=False)]
 Method = Annotated[Optional[List[str]], typer.Option(
-    "--method", help="naive, shifted, log1p, online; softmax also exp-lse, shifted-exp-lse, "
-    "log1p-exp-lse, online-exp-lse; or all (repeatable or comma-separated) "
+    "--method", help="naive, shifted (alias: stable), log1p, online; softmax also exp-lse, "
+    "shifted-exp-lse, log1p-exp-lse, online-exp-lse; or all (repeatable or comma-separated) "
     "[default: naive, shifted].", show_default=False)]
 Acc = Annotated[Optional[str], typer.Option(
-    "--acc", help="Accumulate Σ exp (and the online normaliser) in this wider dtype, as GPU "
-    "kernels do (e.g. float32 for float16/bfloat16) [default: the row's own dtype].",
-    metavar="DTYPE", show_default=False)]
+    "--acc", help="Accumulate the sums in this wider dtype, as GPU kernels and torch's softmax "
+    "do (e.g. float32 for float16/bfloat16); any --dtype name, used where it is wider than the "
+    "row's dtype [default: the row's own dtype].", metavar="DTYPE", show_default=False)]
 Peer = Annotated[Optional[List[str]], typer.Option(
     "--peer", help="Also show what another library returns for the same inputs and dtype: "
-    "scipy, torch (must be importable; repeatable).", show_default=False)]
+    "scipy or torch (must be importable; repeatable).", show_default=False)]
 Sum = Annotated[str, typer.Option(
-    "--sum", help="How Σ exp accumulates: 'sequential' (left to right, every partial sum "
-    "rounded to the dtype) or 'pairwise' (numpy's np.sum).")]
+    "--sum", help="How sums accumulate: 'pairwise' (what numpy's np.sum does: pairwise, "
+    "float16 partial sums in float32; bfloat16/float8 left to right in the dtype) or "
+    "'sequential' (strictly left to right, every partial sum rounded to the dtype). "
+    "See docs/sums.md.", metavar="pairwise|sequential")]
 Json = Annotated[bool, typer.Option("--json", help="Print one strict JSON document instead of "
                                     "tables.")]
 Check = Annotated[bool, typer.Option("--check", help="Exit 1 if any row overflows, underflows, "
                                      "is NaN or exceeds --max-ulp.")]
+RangeCheck = Annotated[bool, typer.Option("--check", help="Exit 1 if numpy's exp disagrees with "
+                                          "the exact thresholds.")]
 MaxUlp = Annotated[Optional[str], typer.Option(
     "--max-ulp", help="With --check: also fail rows whose ULP error exceeds N.",
     metavar="N", show_default=False)]
 Ks = Annotated[Optional[List[str]], typer.Option(
     "--k", help="Temperature k of the smooth max (1/k)·LSE(k·x) (repeatable).",
     show_default=False)]
-# issue 3: files, stdin and batches (smoothcli/engine/inputs.py, smoothcli/engine/batch.py)
+# files, stdin and batches (smoothcli/engine/inputs.py)
 File = Annotated[Optional[str], typer.Option(
     "--file", help="Read the numbers from PATH ('-' for stdin): .npy (float16/32/64; 2-D: one "
     "result per row), .txt or .csv. Numbers are also read from stdin when none are given "
@@ -124,14 +131,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(version: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print the version and exit.")]
+        "--version", "-V", callback=_version, is_eager=True, help="Print the version and exit.")]
         = False) -> None:
     """Is this formula stable in this dtype?"""
 
 
 def _values(ctx: typer.Context, tokens: Optional[List[str]]):
     """Parse the positional values, reporting mistyped options the way click would."""
-    from smoothcli.core.numbers import looks_like_number, parse_numbers
+    from smoothcli.core.numbers import looks_like_number, parse_numbers, split_values
 
     tokens = list(tokens or [])
     # Tokens after '--' are values whatever they look like ('smooth lse 1 -- --json': "not a
@@ -139,13 +146,28 @@ def _values(ctx: typer.Context, tokens: Optional[List[str]]):
     raw = ctx.meta.get(ARGS_KEY) or []
     literal = len(raw) - raw.index("--") - 1 if "--" in raw else 0
     first_literal = len(tokens) - min(literal, len(tokens))
+    opts = [o for p in ctx.command.params for o in p.opts if o.startswith("-")]
     for i, t in enumerate(tokens):
+        name = t.split("=")[0]
         if i >= first_literal:
-            break
+            if name in opts:  # 'smooth lse -- -800 -900 --dtype float64'
+                raise InputError(_after_dashes(t, raw))
+            continue
         if t.startswith("-") and len(t) > 1 and not looks_like_number(t):
-            opts = [o for p in ctx.command.params for o in p.opts if o.startswith("--")]
-            raise click.NoSuchOption(t.split("=")[0], possibilities=opts, ctx=ctx)
-    return parse_numbers(tokens)
+            others = [o for o in opts if o.startswith("--") and o != name]
+            raise click.NoSuchOption(name, possibilities=others, ctx=ctx)
+    return parse_numbers(split_values(tokens), _example(ctx.info_name))
+
+
+def _after_dashes(token: str, raw: List[str]) -> str:
+    """The error for an option typed after '--', with the command line that works."""
+    import shlex
+
+    words = list(raw)
+    words.remove("--")
+    return (f"not a number: {token!r} (every word after '--' is a value: put options before "
+            f"'--', or drop it, as negative numbers need no '--': "
+            f"{shlex.join(['smooth', *words])})")
 
 
 def _inputs(ctx: typer.Context, values, file: Optional[str], axis: Optional[int],
@@ -208,7 +230,7 @@ def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional
          figures: Optional[dict] = None) -> None:
     """Build the report, render it, and exit with the documented status.
 
-    ``figures`` maps "png"/"svg" to the file ``--png``/``--svg`` named (issue 7): the report's
+    ``figures`` maps "png"/"svg" to the file ``--png``/``--svg`` named: the report's
     chart is written there with matplotlib, which is checked for before anything is computed."""
     from smoothcli._format import get_format
 
@@ -253,7 +275,7 @@ def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional
 
 @app.command(context_settings=NUMBERS)
 def lse(ctx: typer.Context, values: Values = None, dtype: Dtype = None, method: Method = None,
-        sum: Sum = "sequential", json: Json = False, check: Check = False,
+        sum: Sum = "pairwise", json: Json = False, check: Check = False,
         max_ulp: MaxUlp = None, acc: Acc = None, peer: Peer = None, file: File = None,
         axis: Axis = None, rows: Rows = False, full: Full = False) -> None:
     """LogSumExp log(Σ exp(x)): naive vs shifted (m + log Σ exp(x − m)), per dtype."""
@@ -268,7 +290,7 @@ def lse(ctx: typer.Context, values: Values = None, dtype: Dtype = None, method: 
 
 @app.command(context_settings=NUMBERS)
 def softmax(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
-            method: Method = None, sum: Sum = "sequential", json: Json = False,
+            method: Method = None, sum: Sum = "pairwise", json: Json = False,
             check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
             peer: Peer = None, temperature: Temperatures = None, file: File = None,
             axis: Axis = None, rows: Rows = False, full: Full = False) -> None:
@@ -283,7 +305,7 @@ def softmax(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
          json, check, max_ulp)
 
 
-# --- issue 7: sweeps and charts -------------------------------------------------------------------
+# --- sweeps and charts ----------------------------------------------------------------------------
 
 Png = Annotated[Optional[str], typer.Option(
     "--png", help="Also write the chart to FILE as a PNG image (needs matplotlib: "
@@ -297,7 +319,7 @@ Width = Annotated[int, typer.Option(
 
 
 @app.command("exp-range")
-def exp_range(dtype: Dtype = None, json: Json = False, check: Check = False,
+def exp_range(dtype: Dtype = None, json: Json = False, check: RangeCheck = False,
               chart: Annotated[bool, typer.Option(
                   "--chart", help="Also draw each dtype's range of exp on one shared axis.")]
               = False, png: Png = None, svg: Svg = None, width: Width = 72) -> None:
@@ -307,7 +329,7 @@ def exp_range(dtype: Dtype = None, json: Json = False, check: Check = False,
 
     def build():
         report = exp_range_report(resolve_dtypes(dtype))
-        if chart or png or svg:  # issue 7
+        if chart or png or svg:
             from smoothcli.commands.exp_range_chart import add_chart, command_line
 
             add_chart(report, command_line(dtype, width), width)
@@ -318,7 +340,7 @@ def exp_range(dtype: Dtype = None, json: Json = False, check: Check = False,
 
 @app.command(context_settings=NUMBERS)
 def bounds(ctx: typer.Context, values: Values = None, k: Ks = None, dtype: Dtype = None,
-           method: Method = None, sum: Sum = "sequential", json: Json = False,
+           method: Method = None, sum: Sum = "pairwise", json: Json = False,
            check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
            file: File = None, axis: Axis = None, rows: Rows = False,
            full: Full = False) -> None:
@@ -334,7 +356,7 @@ def bounds(ctx: typer.Context, values: Values = None, k: Ks = None, dtype: Dtype
 
 @app.command(context_settings=NUMBERS)
 def underflow(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
-              method: Method = None, sum: Sum = "sequential", json: Json = False,
+              method: Method = None, sum: Sum = "pairwise", json: Json = False,
               check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
               file: File = None, axis: Axis = None, rows: Rows = False,
               full: Full = False) -> None:
@@ -365,8 +387,9 @@ def sweep(ctx: typer.Context,
               metavar="N")] = 201,
           unit: Annotated[str, typer.Option(
               "--unit", help="Error unit of the chart: 'bits' (Herbie: log2(1 + values "
-              "between result and correctly rounded exact value)) or 'ulp'.")] = "bits",
-          dtype: Dtype = None, method: Method = None, sum: Sum = "sequential",
+              "between result and correctly rounded exact value)) or 'ulp'.",
+              metavar="bits|ulp")] = "bits",
+          dtype: Dtype = None, method: Method = None, sum: Sum = "pairwise",
           acc: Acc = None, width: Width = 72,
           height: Annotated[int, typer.Option(
               "--height", help="Rows of each panel of the terminal chart.", metavar="N")] = 8,
@@ -387,7 +410,7 @@ def sweep(ctx: typer.Context,
     emit(build, json, check, max_ulp, {"png": png, "svg": svg})
 
 
-# --- issue 5: sigmoid / softplus / log σ, smooth |x| and max, smooth metrics ---------------------
+# --- sigmoid / softplus / log σ, smooth |x| and max, smooth metrics -------------------------------
 
 PointMethod = Annotated[Optional[List[str]], typer.Option(
     "--method", help="naive, stable (repeatable or comma-separated) [default: both].",
@@ -403,8 +426,8 @@ SharpK = Annotated[Optional[List[str]], typer.Option(
     show_default=False)]
 
 
-def _plain_settings(dtype, method, methods, default=None, sum_order="sequential", acc=None):
-    """Settings for the issue-5 commands: their own method names, no peers."""
+def _plain_settings(dtype, method, methods, default=None, sum_order="pairwise", acc=None):
+    """Settings for sigmoid, abs and metrics: their own method names, no peers."""
     from smoothcli.core.accumulation import get_accumulation
     from smoothcli.commands._common import Settings
     from smoothcli.core.formats import resolve_dtypes
@@ -440,7 +463,7 @@ def sigmoid(ctx: typer.Context, values: Values = None,
     from smoothcli.methods.sigmoid import SIGMOID_METHODS
 
     def build():
-        drawn = chart or png or svg  # issue 7: the chart needs no values
+        drawn = chart or png or svg  # the chart needs no values
         numbers = _values(ctx, values) if (values or not drawn) else []
         if numbers:
             report = sigmoid_report(numbers, _plain_settings(dtype, method, SIGMOID_METHODS),
@@ -481,8 +504,9 @@ def metrics(
             ".npy/.txt/.csv file.", metavar="VALUES|FILE", show_default=False)] = None,
         k: SharpK = None,
         task: Annotated[str, typer.Option(
-            "--task", help="auto (2-D logits: multi-class), binary or multiclass.")] = "auto",
-        dtype: Dtype = None, method: MetricsMethod = None, sum: Sum = "sequential",
+            "--task", help="auto (2-D logits: multi-class), binary or multiclass.",
+            metavar="auto|binary|multiclass")] = "auto",
+        dtype: Dtype = None, method: MetricsMethod = None, sum: Sum = "pairwise",
         acc: Acc = None, json: Json = False, check: Check = False,
         max_ulp: MaxUlp = None) -> None:
     """Hard vs smooth accuracy, precision, recall, F1 and cross-entropy over a batch."""
@@ -495,6 +519,57 @@ def metrics(
                                 _plain_settings(dtype, method, methods, ["stable"], sum, acc),
                                 task),
          json, check, max_ulp)
+
+
+# --- examples in every --help ---------------------------------------------------------------------
+
+#: Command lines shown under "Examples:" in each command's --help (each one runs: exit 0 or 1);
+#: the first is also the example of the "no values given" error.
+EXAMPLES = {
+    "lse": ["smooth lse 710 12",
+            "smooth lse -800 -900 --dtype float64",
+            "smooth lse 1,2,3 --dtype bf16,fp16 --method all",
+            "smooth lse 0 0 0 0 --sum sequential --acc float32 --dtype half",
+            "printf '1 2 3\\n4 5 6\\n' | smooth lse --rows --json"],
+    "softmax": ["smooth softmax 2.0 1.0 0.1",
+                "smooth softmax '[0.5, 1.5, -2.0]' --dtype float16 --method stable",
+                "smooth softmax 1000 1000 --dtype e4m3 --check",
+                "smooth softmax 3 1 0.2 -T 0.5 -T 2",
+                "echo '[[1, 2, 3], [4, 5, 6]]' | smooth softmax --json"],
+    "exp-range": ["smooth exp-range",
+                  "smooth exp-range --dtype bf16,e4m3,e5m2 --chart",
+                  "smooth exp-range --dtype all --json --check"],
+    "bounds": ["smooth bounds 1 2 3 --k 10",
+               "smooth bounds 710 12 --dtype float16 --method stable --check"],
+    "underflow": ["smooth underflow",
+                  "smooth underflow -120 -100 0 --dtype float32,bf16"],
+    "sweep": ["smooth sweep lse 1 2 3 --shift 0:800 --steps 41",
+              "smooth sweep softmax 0 1 2 --scale 1:100 --dtype fp16 --unit ulp",
+              "smooth sweep sigmoid -5 5 --shift -50:50 --method stable"],
+    "sigmoid": ["smooth sigmoid -20 0 20",
+                "smooth sigmoid -800 800 --softplus --log-sigmoid --dtype float64",
+                "smooth sigmoid --chart"],
+    "abs": ["smooth abs -1 0.5 --k 10",
+            "smooth abs 3 5 --method stable"],
+    "metrics": ["smooth metrics --logits 2.5,-1,0.3 --labels 1,0,1",
+                "smooth metrics --logits '2,1,0;0,3,1' --labels 0,1 --dtype bf16 --acc float32"],
+}
+ROOT_EXAMPLES = ["smooth lse 710 12", "smooth softmax 2.0 1.0 0.1 --dtype bf16",
+                 "smooth exp-range --dtype all", "smooth -V"]
+
+
+def _epilog(lines: List[str]) -> str:
+    # "\b": click keeps the paragraph's lines as they are instead of rewrapping them
+    return "\b\nExamples:\n" + "\n".join("  " + line for line in lines)
+
+
+def _example(command: Optional[str]) -> str:
+    return EXAMPLES.get(command or "", EXAMPLES["lse"])[0]
+
+
+app.info.epilog = _epilog(ROOT_EXAMPLES)
+for _info in app.registered_commands:
+    _info.epilog = _epilog(EXAMPLES[_info.name or _info.callback.__name__])  # type: ignore
 
 
 def main() -> None:

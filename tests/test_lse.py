@@ -163,7 +163,7 @@ def test_underflow_flag_is_ieee_underflow_even_when_the_log_hides_it(smooth_json
     ["1e-3", "2e-3"], ["-0.6931471805599453", "-0.6931471805599453"], ["0"], ["-1000", "1000"],
 ])
 def test_rows_match_oracle(smooth_json, xs):
-    doc = smooth_json("lse", *xs)
+    doc = smooth_json("lse", *xs, "--sum", "sequential")
     for row in doc["rows"]:
         rounded = [inp["rounded"][row["dtype"]] for inp in doc["inputs"]]
         assert rounded == [oracle.round_to(Fraction(x), NP[row["dtype"]]) for x in xs]
@@ -224,7 +224,7 @@ def test_strict_float16_sum_stalls_at_2048_pairwise_does_not(smooth_json):
     # 2**-8 in [4, 8)).  np.sum adds pairwise in float32 and rounds 3000 once (exact in
     # float16: spacing 2 there): log(3000) = 8.00637 -> 8.0078125 (spacing 2**-7 in [8, 16)).
     xs = ["0"] * 3000
-    seq = rows_by(smooth_json("lse", *xs, "--dtype", "float16"))
+    seq = rows_by(smooth_json("lse", *xs, "--dtype", "float16", "--sum", "sequential"))
     pw = rows_by(smooth_json("lse", *xs, "--dtype", "float16", "--sum", "pairwise"))
     s = Fraction(0)
     for _ in range(3000):
@@ -255,7 +255,7 @@ def test_3000_ones_shifted_stalls_but_naive_overshoots(smooth_json):
     # the naive terms are exp(1) -> 2.71875 in float16, which round UP by 4 per step in
     # [4096, 8192) and then stall at 8192 (2.71875 < half the spacing 8): log 8192 -> 9.0078125.
     xs = ["1"] * 3000
-    seq = rows_by(smooth_json("lse", *xs, "--dtype", "float16"))
+    seq = rows_by(smooth_json("lse", *xs, "--dtype", "float16", "--sum", "sequential"))
     pw = rows_by(smooth_json("lse", *xs, "--dtype", "float16", "--sum", "pairwise"))
     e16 = oracle.exp_rounded(1.0, np.float16)
     assert e16 == 2.71875 == float(np.exp(np.float16(1)))  # numpy's float16 exp agrees here
@@ -309,7 +309,7 @@ def test_method_selection_and_order(smooth_json):
     doc = smooth_json("lse", "1", "2", "--method", "shifted", "--dtype", "float32")
     assert [(r["dtype"], r["method"]) for r in doc["rows"]] == [("float32", "shifted")]
     doc = smooth_json("lse", "1", "2", "--method", "shifted,naive", "--method", "naive",
-                      "--dtype", "float64")
+                      "--dtype", "float64", "--sum", "sequential")
     assert [r["method"] for r in doc["rows"]] == ["shifted", "naive"]
     settings = doc["settings"]  # JSON only grows: the keys the first version had
     assert (settings["dtypes"], settings["methods"], settings["sum"]) == (
@@ -336,7 +336,7 @@ def test_random_vectors_match_the_oracles(xs):
 
     from smoothcli.cli import app
 
-    r = CliRunner().invoke(app, ["lse", *xs, "--json"])
+    r = CliRunner().invoke(app, ["lse", *xs, "--json", "--sum", "sequential"])
     assert r.exit_code == 0, r.output
     doc = oracle.loads_strict(r.stdout)
     for row in doc["rows"]:

@@ -21,7 +21,7 @@ INPUTS = [["0.5", "-1.25", "2"], ["-3", "-3", "-7.5", "-3.25"], ["10", "9", "-4"
 
 @pytest.mark.parametrize("xs", INPUTS)
 def test_every_dtype_and_lse_method_against_the_model(smooth_json, xs):
-    doc = smooth_json("lse", *xs, "--dtype", "all", "--method", "all")
+    doc = smooth_json("lse", *xs, "--dtype", "all", "--method", "all", "--sum", "sequential")
     seen = set()
     for r in doc["rows"]:
         name, method = r["dtype"], r["method"]
@@ -36,7 +36,8 @@ def test_every_dtype_and_lse_method_against_the_model(smooth_json, xs):
 
 @pytest.mark.parametrize("xs", INPUTS)
 def test_every_dtype_and_softmax_method_against_the_model(smooth_json, xs):
-    doc = smooth_json("softmax", *xs, "--dtype", "all", "--method", "all")
+    doc = smooth_json("softmax", *xs, "--dtype", "all", "--method", "all",
+                      "--sum", "sequential")
     assert {(r["dtype"], r["method"]) for r in doc["rows"]} == {
         (d, m) for d in O.ALL for m in SOFTMAX_METHODS}
     for r in doc["rows"]:
@@ -143,9 +144,10 @@ def test_acc_float32_lifts_the_float16_stall(smooth_json):
     # 5000 zeros: shifted Σ of ones.  Strict float16 sum stalls at 2048 (2048 + 1 is a tie that
     # goes to the even 2048); with a float32 accumulator it is 5000, log in float32, rounded.
     zeros = ["0"] * 5000
-    base = smooth_json("lse", *zeros, "--dtype", "float16,float64", "--method", "shifted,online")
+    base = smooth_json("lse", *zeros, "--dtype", "float16,float64", "--method", "shifted,online",
+                       "--sum", "sequential")
     wide = smooth_json("lse", *zeros, "--dtype", "float16,float64", "--method", "shifted,online",
-                       "--acc", "float32")
+                       "--acc", "float32", "--sum", "sequential")
     with mpmath.workprec(O.PREC):
         stalled = O.round_model(mpmath.log(2048), "float16")  # 7.625
         good = O.round_model(O.round_model(mpmath.log(5000), "float32"), "float16")
@@ -167,9 +169,10 @@ def test_acc_softmax_divides_in_the_wide_dtype(smooth_json):
     # strict float16 Σ stays 1 and softmax_0 = 1.  With --acc float32 the float16 terms are summed
     # in float32 and divided there, then rounded once to float16 (the model, step by step).
     xs = ["0"] + ["-8"] * 7
-    plain = smooth_json("softmax", *xs, "--dtype", "float16", "--method", "shifted")
+    plain = smooth_json("softmax", *xs, "--dtype", "float16", "--method", "shifted",
+                        "--sum", "sequential")
     wide = smooth_json("softmax", *xs, "--dtype", "float16", "--method", "shifted,log1p,online",
-                       "--acc", "float32")
+                       "--acc", "float32", "--sum", "sequential")
     M16, M32 = O.Model("float16"), O.Model("float32")
     t = [M16.exp(M16.sub(O.round_model(x, "float16"), 0.0)) for x in xs]
     assert plain["rows"][0]["sumexp"] == M16.seqsum(t) == 1.0

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from smoothcli.core.accumulation import Accumulation
+from smoothcli.core.accumulation import DEFAULT_ORDER, Accumulation
 from smoothcli.report.charts import Band, Chart, Curve, Panel, check_layout
 from smoothcli.core.formats import DEFAULT_DTYPES, FloatFormat
 from smoothcli.core.numbers import Number
@@ -73,7 +73,7 @@ def command_line(function: str, numbers: Sequence[Number], sweep: Sweep,
         parts += ["--dtype", ",".join(f.name for f in formats)]
     if methods:
         parts += ["--method", ",".join(methods)]
-    if accumulation.order != "sequential":
+    if accumulation.order != DEFAULT_ORDER:
         parts += ["--sum", accumulation.order]
     if getattr(accumulation, "acc", None):
         parts += ["--acc", accumulation.acc]

@@ -3,10 +3,12 @@
 The order matters as much as the dtype.  A strict left-to-right float16 sum of ones stalls at 2048
 (2048 + 1 rounds back to 2048: the float16 spacing there is 2), while numpy's ``np.sum`` on a
 float16 array adds pairwise and keeps its partial sums in float32, returning 5000 for 5000 ones.
-The tool's default is the strict model every intermediate of which is a value of the target dtype;
-``pairwise`` reproduces what ``np.sum`` does, so users see what their numpy code gets.  numpy has no
-pairwise loop for ml_dtypes' bfloat16 / float8 arrays: their ``np.sum`` is a strict left-to-right
-sum in the dtype itself (``np.ones(5000, bfloat16).sum()`` is 256: 256 + 1 rounds back to 256).
+The default, ``pairwise``, reproduces what ``np.sum`` does, so users see what their numpy code
+gets.  numpy has no pairwise loop for ml_dtypes' bfloat16 / float8 arrays: their ``np.sum`` is a
+strict left-to-right sum in the dtype itself (``np.ones(5000, bfloat16).sum()`` is 256: 256 + 1
+rounds back to 256), and ``pairwise`` reproduces that too.  ``sequential`` is the strict model of
+Blanchard, Higham & Higham (2021), every intermediate of which is a value of the target dtype.
+docs/sums.md says why the default is numpy's.
 
 ``acc`` (``--acc DTYPE``) models a kernel that keeps its reduction in a wider dtype, as GPU
 softmax / logsumexp kernels do in float32 for float16 and bfloat16: the terms are computed in the
@@ -22,15 +24,17 @@ from dataclasses import dataclass
 
 SEQUENTIAL = "sequential"
 PAIRWISE = "pairwise"
-ORDERS = (SEQUENTIAL, PAIRWISE)
+ORDERS = (PAIRWISE, SEQUENTIAL)
+#: The order used when ``--sum`` is not given: what numpy code computes (docs/sums.md).
+DEFAULT_ORDER = PAIRWISE
 
 
 @dataclass(frozen=True)
 class Accumulation:
-    """A summation rule: ``sequential`` (left to right, each partial sum rounded to the dtype) or
-    ``pairwise`` (numpy's ``np.sum``)."""
+    """A summation rule: ``pairwise`` (numpy's ``np.sum``, the default) or ``sequential`` (left to
+    right, each partial sum rounded to the dtype)."""
 
-    order: str = SEQUENTIAL
+    order: str = PAIRWISE
     acc: str | None = None  # --acc: the name of a wider accumulation dtype, or None
 
     def acc_dtype(self, dtype: str) -> str:
@@ -113,7 +117,7 @@ class Accumulation:
         return np.add.reduce(terms, dtype=terms.dtype)
 
 
-def get_accumulation(order: str, acc: str | None = None) -> Accumulation:
+def get_accumulation(order: str = DEFAULT_ORDER, acc: str | None = None) -> Accumulation:
     from smoothcli.core.errors import InputError
 
     key = order.strip().lower()

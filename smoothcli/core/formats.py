@@ -111,11 +111,12 @@ ML_DTYPES = ("bfloat16", "float8_e4m3fn", "float8_e5m2")
 #: The dtypes evaluated when ``--dtype`` is not given.
 DEFAULT_DTYPES = ("float16", "float32", "float64")
 
+#: Other names of the formats (listed in every --dtype help; docs/cli.md).
 _ALIASES = {"half": "float16", "single": "float32", "double": "float64",
             "f16": "float16", "f32": "float32", "f64": "float64", "fp16": "float16",
             "fp32": "float32", "fp64": "float64", "bf16": "bfloat16",
-            "e4m3": "float8_e4m3fn", "fp8_e4m3": "float8_e4m3fn", "e5m2": "float8_e5m2",
-            "fp8_e5m2": "float8_e5m2"}
+            "e4m3": "float8_e4m3fn", "e4m3fn": "float8_e4m3fn", "fp8_e4m3": "float8_e4m3fn",
+            "e5m2": "float8_e5m2", "fp8_e5m2": "float8_e5m2"}
 
 
 def get_float_format(name: str) -> FloatFormat:
@@ -126,7 +127,8 @@ def get_float_format(name: str) -> FloatFormat:
         return FORMATS[key]
     except KeyError:
         known = ", ".join(list(FORMATS) + ["all"])
-        raise InputError(f"unknown dtype {name!r} (choose from {known})") from None
+        raise InputError(f"unknown dtype {name!r} (choose from {known}, or an alias such as "
+                         "bf16, fp16, e4m3: see --help)") from None
 
 
 def resolve_dtypes(names: list[str] | tuple[str, ...] | None) -> list[FloatFormat]:

@@ -6,6 +6,12 @@ not the float64 nearest to it), so that rounding to each dtype happens once, fro
 Unicode digits (``'١٢'``), underscores and hex floats, which are rejected here so that what a
 script passes is what the tool reads.  ``inf``, ``-inf``, ``infinity`` and ``nan`` (any case) are
 accepted and follow scipy.special.logsumexp's conventions downstream.
+
+What users paste is read too (:func:`split_values`): one argument may hold several values
+separated by commas (``1,2,3``) and may be a Python / JSON list (``[0.5, 1.5, -2.0]``, whole or
+split by the shell into ``[0.5,`` ``1.5,`` ``-2.0]``).  One form stays refused because it is
+ambiguous: two digit groups joined by one comma (``1,5``) may be a decimal comma, so it is an
+error that says to write ``1.5`` or ``1 5``.
 """
 
 from __future__ import annotations
@@ -111,10 +117,42 @@ def parse_number(token: str) -> Number:
     return Number(token, q, negative=text.startswith("-"))
 
 
-def parse_numbers(tokens: list[str] | tuple[str, ...]) -> list[Number]:
-    """Parse every token; the first bad one raises InputError."""
+#: Two digit groups joined by one comma: a decimal comma ("1,5") as much as two values.
+_DECIMAL_COMMA = re.compile(r"[+-]?\d+,\d+", re.ASCII)
+_SEPARATORS = re.compile(r"[\s,]+")
+
+
+def split_values(tokens: list[str] | tuple[str, ...]) -> list[str]:
+    """The value tokens in the arguments typed: ``1,2,3`` is three values, list brackets are
+    dropped (``[0.5, 1.5]``, ``[0.5,`` ``1.5]``).  Tokens without a comma or a bracket, the empty
+    string included (refused later as an empty value), are kept as they are."""
+    out: list[str] = []
+    for token in tokens:
+        if not any(c in token for c in ",[]"):
+            out.append(token)
+            continue
+        text = token.strip()
+        if _DECIMAL_COMMA.fullmatch(text):
+            raise InputError(f"not a number: {token!r} (use '.' as the decimal point: "
+                             f"{text.replace(',', '.')}; for two values write "
+                             f"'{text.replace(',', ' ')}')")
+        if text.count("[") > 1 or text.count("]") > 1:
+            raise InputError(f"nested lists are not read from the command line ({_shorten(token)}):"
+                             " pipe them in instead, e.g. echo '[[1, 2], [3, 4]]' | smooth lse")
+        body = text.replace("[", " ").replace("]", " ")
+        if re.search(r",\s*,", body):
+            raise InputError(f"empty value between commas in {_shorten(token)}: write every "
+                             "value (nan for a missing one)")
+        out.extend(t for t in _SEPARATORS.split(body) if t)
+    return out
+
+
+def parse_numbers(tokens: list[str] | tuple[str, ...],
+                  example: str = "smooth lse 710 12") -> list[Number]:
+    """Parse every token; the first bad one raises InputError.  ``example``: the command line
+    the "no values" error shows."""
     if not tokens:
-        raise InputError("no values given: pass numbers, e.g. 'smooth lse 710 12'")
+        raise InputError(f"no values given: pass numbers, e.g. '{example}'")
     return [parse_number(t) for t in tokens]
 
 

@@ -18,6 +18,11 @@ Two kinds of input are read:
   equal length are a batch of rows (ragged lines are refused, naming the line).  An empty field
   between commas (``1,,3``) is refused, naming its line and column: dropping it would shift every
   later column.
+  A Python / JSON list (``[0.5, 1.5, -2.0]``, or ``[[1, 2], [3, 4]]`` for rows) is read as the
+  same numbers (:func:`list_rows`).
+  A first line of words (a CSV header such as ``a,b,c``) is refused with one line saying how to
+  skip it (remove it, or start it with ``#``): skipping it silently would also skip a first data
+  line mistyped as words, and ``#`` is already the comment character (docs/cli.md).
 
 Pipes, FIFOs, character devices and ``/dev/fd/N`` (``--file /dev/stdin``, ``--file <(seq 1 5)``)
 are opened once and read to the end, whatever they hold; ``os.fstat`` + ``stat.S_ISREG`` decides,
@@ -55,8 +60,8 @@ from smoothcli.core.limits import (MAX_COPY_BYTES, check_row_length, check_text_
 from smoothcli.core.numbers import Number, parse_number
 from smoothcli.core.rounding import round_to_odd_float32
 
-#: 1-D inputs up to this many numbers are shown element by element (issue-2 output); larger inputs
-#: and every 2-D input are summarised as a batch.
+#: 1-D inputs up to this many numbers are shown element by element (as typed values are); larger
+#: inputs and every 2-D input are summarised as a batch.
 ELEMENTWISE_LIMIT = 1000
 
 NPY_MAGIC = b"\x93NUMPY"
@@ -169,7 +174,7 @@ def read_bytes(path: str, stdin: BinaryIO | None) -> bytes:
         if stdin is None:
             raise InputError("--file -: there is no standard input to read")
         try:
-            data = read_limited(getattr(stdin, "buffer", stdin), "<stdin>")  # issue 6: bounded
+            data = read_limited(getattr(stdin, "buffer", stdin), "<stdin>")  # bounded
         except InputError:
             raise
         except (OSError, ValueError) as e:
@@ -334,11 +339,11 @@ def _from_array(arr, source: str, axis: int) -> list[Number] | Batch:
         raise InputError(f"{source}: the array is empty {shape}: no values")
     if arr.ndim == 1:
         _check_axis(axis, 1, source)
-        check_row_length(arr.size, source)  # issue 6: memory grows with the row
+        check_row_length(arr.size, source)  # memory grows with the row
         data = arr.reshape(1, -1)
         return Batch(source, "npy", stored, shape, -1, data)
     ax = _check_axis(axis, 2, source)
-    check_row_length(int(arr.shape[ax]), source)  # issue 6: memory grows with the row
+    check_row_length(int(arr.shape[ax]), source)  # memory grows with the row
     data = arr if ax == 1 else arr.T
     return Batch(source, "npy", stored, shape, ax - 2, data)
 
@@ -356,22 +361,28 @@ def from_text(data: bytes, source: str, axis: int = -1) -> list[Number] | Batch:
 
     if b"\x00" in data:
         raise InputError(f"{source}: binary data, not numbers (nor a .npy file)")
-    check_text_size(data, source)  # issue 6: refuse what would exhaust memory
+    check_text_size(data, source)  # refuse what would exhaust memory
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{source}: not UTF-8 text (nor a .npy file)") from None
+    where = "line"
+    if text.lstrip().startswith("["):
+        text, where = list_rows(text, source), "row"
     lines: list[tuple[int, list[str]]] = []
     for k, line in enumerate(text.splitlines(), start=1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
+        if not lines and where == "line" and _is_header(line, text):
+            raise InputError(f"{source}, line {k} looks like a header ({_clip(line)}): "
+                             "remove it or start it with #")
         if "," in line:
             # Commas separate fields: an empty one (1,,3 — or a leading or trailing comma) is a
             # missing value, and dropping it would shift every later column.
             for col, fld in enumerate(line.split(","), start=1):
                 if not fld.strip():
-                    raise InputError(f"{source}, line {k}, column {col}: empty field; write "
+                    raise InputError(f"{source}, {where} {k}, column {col}: empty field; write "
                                      "every value (nan for a missing one)")
         tokens = [t for t in _SPLIT.split(line) if t]
         for t in tokens:
@@ -381,7 +392,7 @@ def from_text(data: bytes, source: str, axis: int = -1) -> list[Number] | Batch:
                     why = f"not a number: {t!r}"
                 except InputError as e:
                     why = str(e)
-                raise InputError(f"{source}, line {k}: {why}") from None
+                raise InputError(f"{source}, {where} {k}: {why}") from None
         lines.append((k, tokens))
     if not lines:
         raise InputError(f"no values given: {source} holds no numbers")
@@ -398,8 +409,8 @@ def from_text(data: bytes, source: str, axis: int = -1) -> list[Number] | Batch:
         if len(counts) > 1:
             first = len(lines[0][1])
             bad = next((k, len(t)) for k, t in lines if len(t) != first)
-            raise InputError(f"{source}: ragged rows: line {bad[0]} has {bad[1]} values, line "
-                             f"{lines[0][0]} has {first}")
+            raise InputError(f"{source}: ragged rows: {where} {bad[0]} has {bad[1]} values, "
+                             f"{where} {lines[0][0]} has {first}")
         grid = [t for _, t in lines]
     values = np.array([[_to_float(t, source) for t in row] for row in grid], dtype=np.float64)
     fixes = _midpoint_fixes(values, grid)
@@ -410,6 +421,31 @@ def from_text(data: bytes, source: str, axis: int = -1) -> list[Number] | Batch:
     data = values if ax == 1 else values.T
     fixes = fixes if ax == 1 else {(j, i): q for (i, j), q in fixes.items()}
     return Batch(source, "text", "decimal text", shape, ax - 2, data, fixes)
+
+
+def list_rows(text: str, source: str) -> str:
+    """A Python / JSON list of numbers as lines of text: ``[1, 2]`` is one line ``1, 2``,
+    ``[[1, 2], [3, 4]]`` two (one per inner list); a trailing comma (Python) is allowed."""
+    body = text.strip()
+    inner = re.compile(r"\[([^\[\]]*)\]")
+    rows = inner.findall(body)
+    rest = inner.sub(" ", body)
+    if not body.endswith("]") or body.count("[") != body.count("]") or rest.strip("[], \t\r\n"):
+        raise InputError(f"{source}: starts with '[' but is not a list of numbers or a list of "
+                         "rows ([1, 2, 3] or [[1, 2], [3, 4]])")
+    return "\n".join(r.strip().rstrip(",") for r in rows)
+
+
+def _is_header(line: str, text: str) -> bool:
+    """A first line of names (``a,b,c``, ``logit_0 logit_1``) followed by more lines."""
+    tokens = [t for t in _SPLIT.split(line) if t]
+    more = text.count("\n") > 0 and len(text.strip().splitlines()) > 1
+    return more and bool(tokens) and all(not _TOKEN.fullmatch(t) and any(c.isalpha() for c in t)
+                                         for t in tokens)
+
+
+def _clip(line: str, keep: int = 40) -> str:
+    return repr(line) if len(line) <= keep else repr(line[:keep]) + "…"
 
 
 def _to_float(token: str, source: str) -> float:
@@ -481,7 +517,7 @@ def stdin_numbers(stdin: Any, axis: int = -1) -> list[Number] | Batch | None:
         return None
     raw = getattr(stdin, "buffer", stdin)
     try:
-        data = read_limited(raw, "<stdin>")  # issue 6: bounded memory, see smoothcli/core/limits.py
+        data = read_limited(raw, "<stdin>")  # bounded memory: smoothcli/core/limits.py
     except InputError:  # (a ValueError too)
         raise
     except (OSError, ValueError):

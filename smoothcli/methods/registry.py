@@ -1,5 +1,9 @@
 """One registry of the LSE and softmax methods, by name: the kernels of :mod:`smoothcli.methods.lse`
-(naive, shifted) and :mod:`smoothcli.methods.bhh` (log1p, online, the division-free forms)."""
+(naive, shifted) and :mod:`smoothcli.methods.bhh` (log1p, online, the division-free forms).
+
+:func:`resolve_methods` parses every command's ``--method``; it also accepts ``stable`` as the name
+of the stable method of whatever function is asked for (:data:`STABLE_NAMES`): ``shifted`` for
+LogSumExp and softmax, ``stable`` itself for the sigmoid family, smooth |x| and the metrics."""
 
 from __future__ import annotations
 
@@ -32,6 +36,17 @@ SOFTMAX_METHODS: dict[str, Callable[..., Trace]] = {
 #: The methods evaluated when ``--method`` is not given (``all`` selects every method).
 DEFAULT_METHODS = ("naive", "shifted")
 
+#: ``--method stable`` means the first of these that the command has: one word for "the stable
+#: method" whatever the function (LSE / softmax: shifted; sigmoid, softplus, log σ, |x|: stable).
+STABLE_NAMES = ("stable", "shifted")
+
+
+def _alias(key: str, available: dict) -> str:
+    """``key`` itself when it is a method of ``available``, else what its alias names there."""
+    if key in available or key != "stable":
+        return key
+    return next((k for k in STABLE_NAMES if k in available), key)
+
 
 def resolve_methods(names, available: dict) -> list[str]:
     """Parse repeatable / comma-separated ``--method`` values against the available methods."""
@@ -43,13 +58,15 @@ def resolve_methods(names, available: dict) -> list[str]:
     out: list[str] = []
     for item in names:
         for part in item.split(","):
-            key = part.strip().lower()
+            key = _alias(part.strip().lower(), available)
             if key == "all":
                 out.extend(k for k in available if k not in out)
                 continue
             if key not in available:
-                raise InputError(f"unknown method {part.strip()!r} (choose from "
-                                 f"{', '.join(available)})")
+                names = ", ".join(available)
+                if "stable" not in available and any(k in available for k in STABLE_NAMES):
+                    names += " (stable = " + _alias("stable", available) + ")"
+                raise InputError(f"unknown method {part.strip()!r} (choose from {names})")
             if key not in out:
                 out.append(key)
     return out
