@@ -535,7 +535,8 @@ def element_section(ev: Any, dtype: str) -> Section | None:
     table = []
     for j in shown:
         line: dict[str, Any] = {"i": j, "x": float(x64[j]), "_digits": first.format.max_digits10,
-                                "hardmax": (1 if j == argmax else 0) if argmax >= 0 else None,
+                                "hardmax": ((1 if j == argmax else 0) if argmax >= 0
+                                            else "undefined"),
                                 "reference": ref["reference_decimal"][j]}
         for s in series:
             el = s.elements[0]
@@ -544,7 +545,7 @@ def element_section(ev: Any, dtype: str) -> Section | None:
         table.append(line)
     top = first.arrays["max"][0]
     title = (f"softmax in {dtype}: max {float(top)!r}, argmax {argmax}" if argmax >= 0
-             else f"softmax in {dtype}: max undefined (nan input)")
+             else f"softmax in {dtype}: max, argmax and hardmax undefined (NaN input)")
     caption = None
     if ev.n > len(shown):
         caption = (f"{len(shown)} of {ev.n} elements: the argmax, each method's worst element, "
