@@ -174,7 +174,7 @@ class TableFormat:
                           no_color=not is_tty, highlight=False, soft_wrap=False)
         width = getattr(report, "wrap", None)
         fit = self._fit
-        if report.charts:  # issue 7: charts first, as plain text of a fixed width
+        if report.charts:  # charts first, as plain text of a fixed width
             from rich.text import Text
 
             from smoothcli._format.chart import render as render_chart

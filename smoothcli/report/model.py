@@ -44,7 +44,7 @@ class Report:
     sections: list[Section] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # further top-level JSON keys
-    # issue 7: pictures (smoothcli.report.charts dataclasses) drawn as text before the tables by
+    # pictures (smoothcli.report.charts dataclasses) drawn as text before the tables by
     # _format/chart.py and exported by _format/figure.py (--png/--svg); never part of the JSON
     charts: list[Any] = field(default_factory=list)
     # The LSE family (smoothcli.report.family): one summary entry per (dtype, method), and the
