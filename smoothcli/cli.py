@@ -95,8 +95,9 @@ Sum = Annotated[str, typer.Option(
     "See docs/sums.md.", metavar="pairwise|sequential")]
 Json = Annotated[bool, typer.Option("--json", help="Print one strict JSON document instead of "
                                     "tables.")]
-Check = Annotated[bool, typer.Option("--check", help="Exit 1 if any row overflows, underflows, "
-                                     "is NaN or exceeds --max-ulp.")]
+Check = Annotated[bool, typer.Option("--check", help="Exit 1 unless every row's status is ok "
+                                     "(not overflow, underflow, nan, inaccurate, undefined; "
+                                     "with --max-ulp N, at most N ULPs off).")]
 RangeCheck = Annotated[bool, typer.Option("--check", help="Exit 1 if numpy's exp disagrees with "
                                           "the exact thresholds.")]
 MaxUlp = Annotated[Optional[str], typer.Option(

@@ -344,18 +344,21 @@ def verdict_lines(ev: Any, v: Any) -> list[str]:
     return out
 
 
+def peer_notes(ev: Any) -> list[str]:
+    """What each --peer row called, and the peers that refused a dtype."""
+    from smoothcli.engine.peers import _WHAT
+    from smoothcli.report.rows import accumulation_text
+
+    out = [f"--peer {s.method} ({s.dtype}): {accumulation_text(s)}" for s in ev.series
+           if s.peer is not None and s.transform is None]
+    out += [f"--peer {peer}: {_WHAT[peer, ev.plan.kind]} on {dtype} failed: {what[:160]}"
+            for peer, dtype, what in ev.peer_failures]
+    return out
+
+
 def compact_notes(command: str, ev: Any, settings: Any, typed: Any) -> list[str]:
     out = []
-    for s in ev.series:
-        if s.peer is not None and s.transform is None:
-            from smoothcli.report.rows import accumulation_text
-
-            out.append(f"--peer {s.method} ({s.dtype}): {accumulation_text(s)}")
-    for peer, dtype, what in ev.peer_failures:
-        from smoothcli.engine.peers import _WHAT
-
-        out.append(f"--peer {peer}: {_WHAT[peer, ev.plan.kind]} on {dtype} failed: "
-                   f"{what[:160]}")
+    out += peer_notes(ev)
     if ev.plan.kind == "softmax" and any(s.arrays["ties"][0] > 1 for s in ev.series):
         out.append("the max is tied: argmax takes the first index (numpy/torch convention); "
                    "softmax splits the weight evenly between the tied entries")
@@ -655,16 +658,7 @@ def notes(command: str, ev: Any, settings: Any, typed: Any, show_rows: bool,
     caption = accumulation_caption(ev)
     if caption:
         out.append(caption)
-    for s in ev.series:
-        if s.peer is not None and s.transform is None:
-            from smoothcli.report.rows import accumulation_text
-
-            out.append(f"--peer {s.method} ({s.dtype}): {accumulation_text(s)}")
-    for peer, dtype, what in ev.peer_failures:
-        from smoothcli.engine.peers import _WHAT
-
-        out.append(f"--peer {peer}: {_WHAT[peer, ev.plan.kind]} on {dtype} failed: "
-                   f"{what[:160]}")
+    out += peer_notes(ev)
     if ev.rows > 1 or ev.n > 64:
         out.append(reference_note(ev))
     if ev.rows > 1:
