@@ -50,3 +50,22 @@ def test_tails_far_below_the_ulp_keep_the_binade():
     # the same in float16: 65504 is float16's max, exp overflows, 1 − δ has ULP 2^-11
     row = run_json("softmax", "65504", "0", "--dtype", "float16", "--method", "exp-lse")["rows"][0]
     assert row["value"][0] == 0.0 and row["ulp_errors"][0] == 2.0 ** 11
+
+
+def test_sweeps_over_the_whole_float64_range_finish_quickly():
+    """A grid spanning ±1.7e308 (its step is beyond float64 as a float, not as a rational;
+    each of these exited 70, after 15 s for the σ sweeps):
+    exp(1 + c) is 0 at c = −1.7e308 (underflow: e^-1.7e308 is far below 2^-1074), e at c = 0,
+    and inf at c = 1.7e308 (overflow); the σ sweeps over ±1e308 end too."""
+    doc = run_json("sweep", "exp", "1", "--shift", "-1.7e308:1.7e308", "--steps", "3",
+                   "--dtype", "float64")
+    (row,) = doc["rows"]
+    assert doc["c"] == [-1.7e308, 0.0, 1.7e308]
+    assert row["value"] == [[0.0], [float(mpmath.e)], ["inf"]]
+    assert row["status"] == ["underflow", "ok", "overflow"]
+    for args in (["sweep", "sigmoid", "1", "--scale", "-1e308:1e308", "--steps", "2"],
+                 ["sweep", "sigmoid", ".5", "--scale=-1e308:1e308"]):
+        doc = run_json(*args, "--dtype", "float64")
+        for r in doc["rows"]:  # σ(c·x) at c = ±1e308: exactly 0 and 1 in float64
+            assert [v[0] for v in r["reference"]][0] == 0.0
+            assert [v[0] for v in r["reference"]][-1] == 1.0

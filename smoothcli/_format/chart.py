@@ -95,7 +95,9 @@ def column(x: float, x_min: float, x_max: float, width: int) -> int:
     """The bin of x: [x_min, x_max] cut into ``width`` equal columns, x_max in the last one."""
     if x_max <= x_min:
         return 0
-    k = math.floor((x - x_min) / (x_max - x_min) * width)
+    # halved first: x_max − x_min overflows float64 for an axis from -1.7e308 to 1.7e308
+    # (halving is exact for these normal numbers)
+    k = math.floor((x / 2 - x_min / 2) / (x_max / 2 - x_min / 2) * width)
     return min(max(k, 0), width - 1)
 
 

@@ -16,7 +16,8 @@ from smoothcli.report.charts import Band, Chart, Curve, Panel, check_layout
 from smoothcli.core.formats import DEFAULT_DTYPES, FloatFormat
 from smoothcli.core.numbers import Number
 from smoothcli.report.model import Column, Report, Section
-from smoothcli.engine.sweep import BITS, DEFAULT_STEPS, Sweep, SweepResult, run_sweep
+from smoothcli.engine.sweep import (BITS, DEFAULT_STEPS, Sweep, SweepResult, exact_text,
+                                    run_sweep)
 
 DEFAULT_WIDTH = 72
 DEFAULT_HEIGHT = 8
@@ -39,7 +40,7 @@ def sweep_report(function: str, numbers: Sequence[Number], sweep: Sweep,
         "ties to even), as if typed; the reference is exact for those rounded inputs",
         _unit_note(unit),
         f"c from {sweep.start_text} to {sweep.stop_text} in {sweep.steps} steps of "
-        f"{_num_text(float((sweep.stop - sweep.start) / (sweep.steps - 1)))}; boundaries between "
+        f"{_step_text((sweep.stop - sweep.start) / (sweep.steps - 1))}; boundaries between "
         "two steps are located exactly (a change that reverts between two steps is not seen)",
     ]
     extra: dict[str, Any] = {
@@ -186,6 +187,19 @@ def _boundaries_section(result: SweepResult) -> Section:
     caption = None if rows else "no row changes status along the sweep"
     return Section("where the status changes, located exactly (c where an input crosses a "
                    "rounding midpoint of the dtype)", cols, rows, caption)
+
+
+def _step_text(q) -> str:
+    """The grid step: its exact decimal when short, else 17 significant digits (a step of
+    1.7e308 is beyond float64 as a float, but not as a rational)."""
+    from decimal import Decimal, localcontext
+
+    text = exact_text(q)
+    if len(text) <= 24:
+        return text
+    with localcontext() as ctx:
+        ctx.prec = 17
+        return format(Decimal(q.numerator) / Decimal(q.denominator), "g")
 
 
 def _num_text(v: float) -> str:
