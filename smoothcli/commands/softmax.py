@@ -25,7 +25,7 @@ def softmax_report(data: Any, settings: Settings, temperatures: Sequence[Number]
     if transforms:
         from smoothcli.commands.temperature import add_temperatures
 
-        add_temperatures(report, ev, settings, transforms)
+        add_temperatures(report, ev, settings, transforms, full or elements)
     return report
 
 

@@ -47,7 +47,8 @@ def hard_limit(values: Sequence[float]) -> tuple[list[int] | None, list[float] |
     return one_hot, [1 / len(tied) if i in tied else 0.0 for i in range(len(values))], len(tied)
 
 
-def add_temperatures(report: Report, ev: Any, settings: Any, transforms: Sequence[Any]) -> Report:
+def add_temperatures(report: Report, ev: Any, settings: Any, transforms: Sequence[Any],
+                     full: bool = True) -> Report:
     """The softmax(x/T) rows' distances to hardmax(x), their table and notes (the rows
     themselves are rows of the report already: function softmax, key ``temperature``)."""
     import numpy as np
@@ -87,7 +88,7 @@ def add_temperatures(report: Report, ev: Any, settings: Any, transforms: Sequenc
     notes.append("distances: max|p − hardmax(x)| and Σ|p − hardmax(x)| for the computed p "
                  "(exactly, then rounded) and for the exact softmax(x/T) (= 1 − p_argmax and "
                  "2(1 − p_argmax))")
-    report.sections.append(_section(facts, settings, ev.n))
+    report.sections.append(_section(facts, settings, ev.n, full))
     report.notes.extend(notes)
     report.extra["temperature"] = [float(t.number.exact) for t in transforms]
     report.extra["temperature_rows"] = [{k: v for k, v in r.items()
@@ -136,16 +137,20 @@ def _breaks(fmt, xs: Sequence[float]) -> str:
     return f"{fmt.name}: {naive}; {shifted}"
 
 
-def _section(rows: list[dict], settings: Any, n: int) -> Section:
+def _section(rows: list[dict], settings: Any, n: int, full: bool = True) -> Section:
+    """The distances to hardmax; the compact view (no --full) keeps the max-abs distance only."""
     cols = [Column("dtype", "dtype"), Column("temperature", "T", "value"),
             Column("method", "method"), Column("scaled_max", "max(x/T)", "value")]
-    if n <= VECTOR_LIMIT:
+    if full and n <= VECTOR_LIMIT:
         cols.append(Column("value", "softmax(x/T)", "vector"))
     cols += [Column("distance_max_abs", "max|p − h|", "value"),
-             Column("distance_max_abs_reference", "exact", "value"),
-             Column("distance_l1", "Σ|p − h|", "value"),
-             Column("distance_l1_reference", "exact", "value"),
-             Column("ulp_error", "worst ULP", "error"), Column("flags", "flags", "flags")]
+             Column("distance_max_abs_reference", "exact", "value")]
+    if full:
+        cols += [Column("distance_l1", "Σ|p − h|", "value"),
+                 Column("distance_l1_reference", "exact", "value")]
+    cols += [Column("ulp_error", "worst ULP", "error")]
+    if full:
+        cols.append(Column("flags", "flags", "flags"))
     order = {f.name: i for i, f in enumerate(settings.dtypes)}
     table = sorted(rows, key=lambda r: (order[r["dtype"]], -r["temperature"]))
     hm = rows[0]["hardmax"] if rows else None
