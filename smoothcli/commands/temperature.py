@@ -153,6 +153,8 @@ def _section(rows: list[dict], settings: Any, n: int, full: bool = True) -> Sect
         cols.append(Column("flags", "flags", "flags"))
     order = {f.name: i for i, f in enumerate(settings.dtypes)}
     table = sorted(rows, key=lambda r: (order[r["dtype"]], -r["temperature"]))
+    if not full:  # six significant digits: enough to compare p with the exact distance
+        table = [{**r, "_digits": min(r["_digits"], 6)} for r in table]
     hm = rows[0]["hardmax"] if rows else None
     title = "softmax(x/T) → hardmax(x) as T → 0" + (f"  (hardmax {hm})" if hm else "")
     return Section(title, cols, table, "h = hardmax(x), one-hot at the first maximal x")
