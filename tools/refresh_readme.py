@@ -4,7 +4,8 @@
 A command is marked by a fenced block opened with ```console whose first line is ``$ smooth ...``
 (optionally ``; echo "exit $?"``); everything after that line up to the closing fence is
 replaced by what the installed ``smooth`` prints now (stdout and stderr, as a terminal user
-would see them in a pipe).  Run it after a change to the output:
+would see them in a pipe).  Blocks with several commands, commented commands and commands that
+fail for want of a file are left as they are.  Run it after a change to the output:
 
     python tools/refresh_readme.py README.md docs/verdicts.md
 """
@@ -19,10 +20,10 @@ from pathlib import Path
 BLOCK = re.compile(r"(```console\n)(\$ [^\n]+\n)(.*?)(```)", re.S)
 
 
-def run(command: str) -> str:
+def run(command: str) -> tuple[int, str]:
     proc = subprocess.run(["bash", "-c", command], capture_output=True, text=True,
                           env={"PATH": "/usr/bin:/bin", **_path()})
-    return proc.stdout + proc.stderr
+    return proc.returncode, proc.stdout + proc.stderr
 
 
 def _path() -> dict:
@@ -38,8 +39,12 @@ def refresh(path: Path) -> int:
 
     def replace(m: re.Match) -> str:
         nonlocal count
+        if "\n$ " in m.group(3) or "#" in m.group(2):  # several commands, or an annotated one
+            return m.group(0)
+        code, out = run(m.group(2)[2:].strip())
+        if code not in (0, 1) and "echo" not in m.group(2):  # a file that is not here: keep
+            return m.group(0)
         count += 1
-        out = run(m.group(2)[2:].strip())
         return m.group(1) + m.group(2) + out + ("" if out.endswith("\n") else "\n") + m.group(4)
 
     path.write_text(BLOCK.sub(replace, text))
