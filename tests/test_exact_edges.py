@@ -69,3 +69,14 @@ def test_sweeps_over_the_whole_float64_range_finish_quickly():
         for r in doc["rows"]:  # σ(c·x) at c = ±1e308: exactly 0 and 1 in float64
             assert [v[0] for v in r["reference"]][0] == 0.0
             assert [v[0] for v in r["reference"]][-1] == 1.0
+
+
+def test_metrics_refuses_more_logits_than_it_evaluates(tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "l.npy", np.zeros((1 << 20) + 1))
+    np.save(tmp_path / "y.npy", np.zeros((1 << 20) + 1, dtype=np.int64))
+    r = CliRunner().invoke(app, ["metrics", "--logits", str(tmp_path / "l.npy"), "--labels",
+                                 str(tmp_path / "y.npy")])
+    assert r.exit_code == 2 and "1,048,577 logits are more than the 1,048,576" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
