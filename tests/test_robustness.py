@@ -372,24 +372,38 @@ def _interpreter_startup() -> float:
     return min(times)
 
 
+def _interrupted_at(delay: float) -> tuple[int, bytes, str]:
+    proc = subprocess.Popen([SMOOTH, "lse", "1", "2", "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=_env())
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    return proc.returncode, out, err.decode()
+
+
 @pytest.mark.skipif(os.name != "posix", reason="SIGINT delivery")
 def test_sigint_during_startup_is_one_line_exit_130():
+    """A Ctrl-C at any moment after the interpreter itself has started ends with one line and
+    exit 130.  The interpreter's own start-up (site imports, the console script's first lines)
+    runs before any project code can install a handler; on a loaded machine the measured
+    start-up is only an estimate, so a sample that still lands there (a KeyboardInterrupt raised
+    outside smoothcli's code) is drawn again, up to three times, a little later."""
     base = _interpreter_startup()
     seen = set()
     for delay in (0.010, 0.030, 0.060, 0.100):
-        for _ in range(2):
-            proc = subprocess.Popen([SMOOTH, "lse", "1", "2", "--json"], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, env=_env())
-            time.sleep(base + delay)
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=120)
-            err = err.decode()
-            assert "Traceback" not in err and "KeyboardInterrupt" not in err, (delay, err)
-            if proc.returncode == 130:
-                assert err == "smooth: interrupted\n" and out == b""
-            else:  # it finished before the signal arrived
-                assert proc.returncode == 0 and err == "", (delay, proc.returncode, err)
-            seen.add(proc.returncode)
+        for attempt in range(3):
+            code, out, err = _interrupted_at(base + delay + 0.02 * attempt)
+            # before cli.py installed its handler: no frame of smoothcli/cli.py in the traceback
+            last = err.split("Traceback")[-1]
+            too_early = "Traceback" in err and "smoothcli/cli.py" not in last
+            if not too_early:
+                break
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err, (delay, err)
+        if code == 130:
+            assert err == "smooth: interrupted\n" and out == b""
+        else:  # it finished before the signal arrived
+            assert code == 0 and err == "", (delay, code, err)
+        seen.add(code)
     assert 130 in seen
 
 
