@@ -458,7 +458,11 @@ def sigmoid(ctx: typer.Context, values: Values = None,
             chart: Annotated[bool, typer.Option(
                 "--chart", help="Also draw the unit step H(x) beside σ(kx) for k = 1, 2, 5 "
                 "(no values needed).")] = False,
-            png: Png = None, svg: Svg = None, width: Width = 72) -> None:
+            png: Png = None, svg: Svg = None, width: Width = 72,
+            full: Annotated[bool, typer.Option(
+                "--full", help="Show every column (abs / rel error, the computed exponential) "
+                "and the identity softmax([0, s]) = [1 − σ(s), σ(s)], instead of the compact "
+                "view of value, ULP error, flags and the exact value.")] = False) -> None:
     """σ(x) = 1/(1 + e^(−x)) naive vs stable beside the unit step H(x); softmax([0, s])."""
     from smoothcli.commands.sigmoid import resolve_functions, sigmoid_report
     from smoothcli.methods.sigmoid import SIGMOID_METHODS
@@ -468,7 +472,7 @@ def sigmoid(ctx: typer.Context, values: Values = None,
         numbers = _values(ctx, values) if (values or not drawn) else []
         if numbers:
             report = sigmoid_report(numbers, _plain_settings(dtype, method, SIGMOID_METHODS),
-                                    resolve_functions(softplus, log_sigmoid))
+                                    resolve_functions(softplus, log_sigmoid), full=full)
         else:
             from smoothcli.report.model import Report
 
@@ -485,13 +489,17 @@ def sigmoid(ctx: typer.Context, values: Values = None,
 @app.command("abs", context_settings=NUMBERS)
 def abs_(ctx: typer.Context, values: Values = None, k: SharpK = None, dtype: Dtype = None,
          method: AbsMethod = None, json: Json = False, check: Check = False,
-         max_ulp: MaxUlp = None) -> None:
+         max_ulp: MaxUlp = None,
+         full: Annotated[bool, typer.Option(
+             "--full", help="Show every column (|x| − f_k, 2·log(2)/k, the computed "
+             "exponential, the seed's form of the max) instead of the compact view of value, "
+             "ULP error, flags and the exact value.")] = False) -> None:
     """|x| vs its smooth form (2/k)·log cosh(kx/2); with two values, max(x, y) → LSE."""
     from smoothcli.commands.smooth_abs import abs_report
     from smoothcli.methods.smooth_abs import SMOOTH_ABS_METHODS
 
     emit(lambda: abs_report(_values(ctx, values), _sharpness(k),
-                            _plain_settings(dtype, method, SMOOTH_ABS_METHODS)),
+                            _plain_settings(dtype, method, SMOOTH_ABS_METHODS), full=full),
          json, check, max_ulp)
 
 
@@ -509,7 +517,11 @@ def metrics(
             metavar="auto|binary|multiclass")] = "auto",
         dtype: Dtype = None, method: MetricsMethod = None, sum: Sum = "pairwise",
         acc: Acc = None, json: Json = False, check: Check = False,
-        max_ulp: MaxUlp = None) -> None:
+        max_ulp: MaxUlp = None,
+        full: Annotated[bool, typer.Option(
+            "--full", help="Show every column (abs error, the full hard value, why a value is "
+            "undefined) instead of the compact view of value, ULP error, flags and the exact "
+            "value.")] = False) -> None:
     """Hard vs smooth accuracy, precision, recall, F1 and cross-entropy over a batch."""
     from smoothcli.commands.metrics import metrics_report, read_grid
     from smoothcli.methods.metrics import METHOD_NAMES
@@ -518,7 +530,7 @@ def metrics(
     emit(lambda: metrics_report(read_grid(logits, "--logits"), read_grid(labels, "--labels"),
                                 _sharpness(k),
                                 _plain_settings(dtype, method, methods, ["stable"], sum, acc),
-                                task),
+                                task, full=full),
          json, check, max_ulp)
 
 

@@ -35,6 +35,7 @@ from smoothcli.methods.metrics import (BINARY_METRICS, MULTICLASS_METRICS, UNDEF
                                multiclass_hard, multiclass_reference)
 from smoothcli.core.numbers import Number, parse_number
 from smoothcli.reference.exact import decimal_text
+from smoothcli.report.family import WRAP
 from smoothcli.report.model import Column, Report, Section, flag_names
 from smoothcli.core.rounding import round_number
 
@@ -290,8 +291,9 @@ def _frac(v: Fraction) -> str:
 MAX_LOGITS = 1 << 20
 
 def metrics_report(logits: Grid, labels: Grid, ks: Sequence[Number], settings: Settings,
-                   task: str = "auto") -> Report:
-    """Every metric for every k and (dtype, method) of ``settings``."""
+                   task: str = "auto", full: bool = False) -> Report:
+    """Every metric for every k and (dtype, method) of ``settings``; ``full``: every column
+    instead of the compact view."""
     import numpy as np
 
     if logits.size == 0:
@@ -350,12 +352,16 @@ def metrics_report(logits: Grid, labels: Grid, ks: Sequence[Number], settings: S
                     rows.append(_row(fmt, kd, name, method, kind, hard[name], got[name],
                                      ref[name]))
     positives = sum(y) if kind == "binary" else None
-    return Report("metrics", rows, _sections(rows, settings, names),
-                  _notes(kind, settings, rows, positives),
-                  {"settings": settings.as_json(), "task": kind, "n": n,
-                   "classes": classes, "positives": positives,
-                   "k": [float(k.exact) for k in ks],
-                   "logits": logits.source, "labels": labels.source})
+    notes = _notes(kind, settings, rows, positives)
+    report = Report("metrics", rows, (_sections if full else _compact_sections)(
+                        rows, settings, names),
+                    notes,
+                    {"settings": settings.as_json(), "task": kind, "n": n,
+                     "classes": classes, "positives": positives,
+                     "k": [float(k.exact) for k in ks],
+                     "logits": logits.source, "labels": labels.source})
+    report.wrap = None if full else WRAP
+    return report
 
 
 def _row(fmt, kd: float, name: str, method: str, kind: str, hard: Any, got: Any,
@@ -398,6 +404,43 @@ def _sections(rows: list[MetricRow], settings: Settings, names: Sequence[str]) -
                     "— : undefined (the reason is in the last column)")]
 
 
+def _compact_sections(rows: list[MetricRow], settings: Settings,
+                      names: Sequence[str]) -> list[Section]:
+    """The default view: per (metric, k, dtype, method) the hard value, the smooth value, its ULP
+    error and flags (or "undefined"), and the exact smooth value once; the reasons below."""
+    from smoothcli.commands.sigmoid import exact_once
+
+    digits = {f.name: f.max_digits10 for f in settings.dtypes}
+    order = {m: i for i, m in enumerate(names)}
+    cols = [Column("metric", "metric"), Column("k", "k", "value"), Column("dtype", "dtype"),
+            Column("method", "method"), Column("hard", "hard", "text"),
+            Column("soft", "smooth", "value"), Column("ulp_error", "ULP err", "error"),
+            Column("flags", "flags", "flags"), Column("exact", "exact", "reference")]
+    table = []
+    reasons: dict[str, str] = {}
+    for r in sorted(rows, key=lambda r: (order[r.metric], r.k)):
+        flags = flag_names(r) + (["undefined"] if r.undefined else [])
+        if r.undefined:
+            reasons.setdefault(r.metric, r.undefined)
+        table.append({"metric": r.metric, "k": r.k, "dtype": r.dtype, "method": r.method,
+                      "hard": "—" if r.hard is None else _short(r.hard),
+                      "soft": r.soft, "ulp_error": r.ulp_error, "flags": flags,
+                      "exact": r.reference_decimal or "—", "_digits": digits.get(r.dtype, 17),
+                      "group": (r.metric, r.k)})
+    exact_once(table, "group")
+    title = "hard vs smooth metrics over the batch"
+    if len({r.k for r in rows}) == 1:  # one k: said once in the title
+        cols = [c for c in cols if c.key != "k"]
+        title += f", k = {rows[0].k:g}"
+    if len(settings.methods) == 1:
+        cols = [c for c in cols if c.key != "method"]
+        title += f", method {settings.methods[0]}"
+    caption = "\n".join([f"{m}: undefined — {why}" for m, why in reasons.items()] + [
+        "--full: every column (abs error, the hard value in full, why a value is undefined); "
+        "--json: every field"])
+    return [Section(title, cols, table, caption)]
+
+
 def _notes(kind: str, settings: Settings, rows: list[MetricRow], positives) -> list[str]:
     notes = []
     if kind == "binary":
@@ -438,3 +481,9 @@ def _notes(kind: str, settings: Settings, rows: list[MetricRow], positives) -> l
                  "by n in the dtype of the sum (a strict float16 sum of values ≤ 1 stalls at "
                  "2048: use --sum pairwise or --acc float32 for large batches)")
     return notes
+
+
+def _short(v: float) -> str:
+    """A hard metric to 6 significant digits, marked as a float (the compact view)."""
+    text = format(v, ".6g")
+    return text + ".0" if text.lstrip("-").isdigit() else text

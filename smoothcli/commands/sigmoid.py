@@ -16,7 +16,8 @@ from typing import Any, Sequence
 
 from smoothcli.core.accumulation import Accumulation
 from smoothcli.commands._common import Settings
-from smoothcli.report.family import changed_section, typed_entries
+from smoothcli.report.family import (WRAP, changed_section, compact_changed_entries,
+                                     typed_entries)
 from smoothcli.core.formats import FloatFormat
 from smoothcli.measure.errors import errors, ulp_exponent
 from smoothcli.measure.flags import pointwise_flags
@@ -127,14 +128,18 @@ def evaluate_points(fn: Function, method: str, fmt: FloatFormat, array: Any, num
 
 
 def sigmoid_report(numbers: Sequence[Number], settings: Settings,
-                   functions: Sequence[Function] | None = None) -> Report:
-    """σ(x) (and softplus / log σ when asked) for every (dtype, method) of ``settings``."""
+                   functions: Sequence[Function] | None = None, full: bool = False) -> Report:
+    """σ(x) (and softplus / log σ when asked) for every (dtype, method) of ``settings``;
+    ``full``: every column and the identity table instead of the compact view."""
     functions = list(functions or [FUNCTIONS["sigmoid"]])
     refs = _Refs()
     rounded = [round_inputs(numbers, fmt) for fmt in settings.dtypes]
     typed = exact_values(numbers)
     rows: list[PointRow] = []
-    sections: list[Section] = [s for s in (changed_section(typed_entries(numbers, rounded), [r.dtype for r in rounded]),) if s is not None]
+    entries = typed_entries(numbers, rounded)
+    changed = (changed_section(entries, [r.dtype for r in rounded]) if full else
+               compact_changed_entries(entries, settings.dtypes))
+    sections: list[Section] = [changed] if changed is not None else []
     for fn in functions:
         mine: list[PointRow] = []
         for fmt, inputs in zip(settings.dtypes, rounded):
@@ -151,13 +156,48 @@ def sigmoid_report(numbers: Sequence[Number], settings: Settings,
         order = {n.text: i for i, n in enumerate(numbers)}
         mine.sort(key=lambda p: order[p.input])
         rows.extend(mine)
-        sections.append(_function_section(fn, mine, settings))
+        sections.append(_function_section(fn, mine, settings) if full else
+                        _compact_section(fn, mine, settings))
     identity = _identity(numbers, rounded, settings, refs)
-    sections.append(_identity_section(identity, settings))
+    if full:
+        sections.append(_identity_section(identity, settings))
     notes = _notes(functions, settings, rows)
-    return Report("sigmoid", rows, sections, notes,
-                  {"settings": settings.as_json(), "functions": [f.name for f in functions],
-                   "inputs": typed_entries(numbers, rounded), "identity": identity})
+    if not full:  # a caption (the JSON's notes are the same in both views)
+        last = sections[-1]
+        last.caption = "\n".join(filter(None, [last.caption, FULL_HINT]))
+    report = Report("sigmoid", rows, sections, notes,
+                    {"settings": settings.as_json(), "functions": [f.name for f in functions],
+                     "inputs": entries, "identity": identity})
+    report.wrap = None if full else WRAP
+    return report
+
+
+def exact_once(table: list[dict], group: str) -> None:
+    """Blank a table's ``exact`` cells that repeat the one above them for the same ``group``
+    value (the compact views show each exact value once)."""
+    seen: set = set()
+    for line in table:
+        key = (line[group], line["exact"])
+        if key in seen:
+            line["exact"] = ""
+        seen.add(key)
+
+
+def _compact_section(fn: Function, rows: list[PointRow], settings: Settings) -> Section:
+    """The default view: per (x, dtype, method) the value, its ULP error and its flags; the exact
+    value once per input (again only where a dtype's rounded input gives another)."""
+    digits = {f.name: f.max_digits10 for f in settings.dtypes}
+    cols = [Column("input", "x"), Column("hard", fn.hard_name, "value"),
+            Column("dtype", "dtype"), Column("method", "method"),
+            Column("value", fn.name.replace("_", " "), "value"),
+            Column("ulp_error", "ULP err", "error"), Column("flags", "flags", "flags"),
+            Column("exact", "exact", "reference")]
+    table = [{"input": r.input, "dtype": r.dtype, "hard": r.hard, "method": r.method,
+              "value": r.value, "exact": r.reference_decimal, "ulp_error": r.ulp_error,
+              "flags": flag_names(r), "_digits": digits.get(r.dtype, 17)} for r in rows]
+    exact_once(table, "input")
+    return Section(f"{fn.title}  vs  {fn.hard_name}", cols, table,
+                   "; ".join(f"{m}: {fn.forms[m]}" for m in settings.methods))
 
 
 def _identity(numbers, rounded, settings: Settings, refs: _Refs) -> list[IdentityRow]:
@@ -241,6 +281,11 @@ def _identity_section(rows: list[IdentityRow], settings: Settings) -> Section:
     return Section("the seed's identity softmax([0, s]) = [1 − σ(s), σ(s)], computed both ways",
                    cols, table, "Δ ULP: |softmax_i − the σ form_i| in ULPs of the dtype at the "
                    "exact value; exact softmax[0] = σ(−s)")
+
+
+#: The compact view's pointer to the full tables.
+FULL_HINT = ("--full: every column (abs / rel error, the computed exponential) and the seed's "
+             "identity softmax([0, s]) = [1 − σ(s), σ(s)] computed both ways; --json: every field")
 
 
 def _notes(functions: Sequence[Function], settings: Settings, rows: list[PointRow]) -> list[str]:

@@ -16,8 +16,9 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 from smoothcli.commands._common import Settings
-from smoothcli.report.family import changed_section, typed_entries
-from smoothcli.commands.sigmoid import point_problems
+from smoothcli.report.family import (WRAP, changed_section, compact_changed_entries,
+                                     typed_entries)
+from smoothcli.commands.sigmoid import exact_once, point_problems
 from smoothcli.core.formats import FloatFormat
 from smoothcli.core.errors import InputError
 from smoothcli.measure.errors import errors
@@ -95,8 +96,10 @@ class MaxRow:
                               f"{self.y!r})", self, max_ulp)
 
 
-def abs_report(numbers: Sequence[Number], ks: Sequence[Number], settings: Settings) -> Report:
-    """f_k(x) for each input, k and (dtype, method); the smooth max when two values are given."""
+def abs_report(numbers: Sequence[Number], ks: Sequence[Number], settings: Settings,
+               full: bool = False) -> Report:
+    """f_k(x) for each input, k and (dtype, method); the smooth max when two values are given.
+    ``full``: every column instead of the compact view."""
     if any(x.exact is None for x in numbers):
         raise InputError("abs needs finite values (the gap to |x| of inf or nan is not a number)")
     rounded = [round_inputs(numbers, fmt) for fmt in settings.dtypes]
@@ -117,10 +120,16 @@ def abs_report(numbers: Sequence[Number], ks: Sequence[Number], settings: Settin
             for fmt, inputs in zip(settings.dtypes, rounded):
                 max_rows.extend(_max_rows(inputs, fmt, round_number(kn, fmt)))
     rows.extend(max_rows)
-    sections = [s for s in (changed_section(typed_entries(numbers, rounded), [r.dtype for r in rounded]),) if s is not None]
-    sections.append(_abs_section([r for r in rows if r.function == "abs"], settings))
+    entries = typed_entries(numbers, rounded)
+    changed = (changed_section(entries, [r.dtype for r in rounded]) if full else
+               compact_changed_entries(entries, settings.dtypes))
+    sections = [changed] if changed is not None else []
+    abs_rows = [r for r in rows if r.function == "abs"]
+    sections.append(_abs_section(abs_rows, settings) if full else
+                    _compact_abs_section(abs_rows, settings))
     if max_rows:
-        sections.append(_max_section(max_rows, settings))
+        sections.append(_max_section(max_rows, settings) if full else
+                        _compact_max_section(max_rows, settings))
     notes = [
         "f_k: |x|' = 2H(x) − 1 with the unit step H replaced by σ(kx), integrated: "
         "f_k(x) = (2/k)·log(1 + e^(kx)) − x + C",
@@ -136,10 +145,18 @@ def abs_report(numbers: Sequence[Number], ks: Sequence[Number], settings: Settin
                      "constant C/2 = −(log 2)/k (exactly eq. (2) with the seed's C = 0)")
     elif len(numbers) != 2:
         notes.append("give exactly two values to also see max(x, y) and its smooth form")
-    return Report("abs", rows, sections, notes,
-                  {"settings": settings.as_json(), "inputs": typed_entries(numbers, rounded),
-                   "k": [float(k.exact) for k in ks],
-                   "integration_constant": "-(2/k)*log(2)", "max_constant": "-log(2)/k"})
+    if not full:  # a caption (the JSON's notes are the same in both views)
+        last = sections[-1]
+        last.caption = "\n".join(filter(None, [
+            last.caption, "--full: every column (|x|, the gap |x| − f_k and its bound "
+            "2·log(2)/k, the computed exponential, the seed's form of the max); --json: every "
+            "field"]))
+    report = Report("abs", rows, sections, notes,
+                    {"settings": settings.as_json(), "inputs": entries,
+                     "k": [float(k.exact) for k in ks],
+                     "integration_constant": "-(2/k)*log(2)", "max_constant": "-log(2)/k"})
+    report.wrap = None if full else WRAP
+    return report
 
 
 def _abs_rows(numbers, inputs, fmt: FloatFormat, kd: float, methods: Sequence[str],
@@ -246,3 +263,48 @@ def _max_section(rows: list[MaxRow], settings: Settings) -> Section:
                    "abs_form: (x + y + f_k(x − y))/2 (stable f_k); lse_form: "
                    "(1/k)·LSE(kx, ky) − (log 2)/k (shifted LSE); reference = exact "
                    "(1/k)·log(e^kx + e^ky) − (log 2)/k")
+
+
+def _compact_abs_section(rows: list[AbsRow], settings: Settings) -> Section:
+    """The default view: per (x, k, dtype, method) f_k(x), its ULP error, whether it lies in
+    [|x| − 2·log(2)/k, |x|] and its flags; the exact value once per (x, k)."""
+    digits = {f.name: f.max_digits10 for f in settings.dtypes}
+    cols = [Column("input", "x"), Column("k", "k", "value"), Column("dtype", "dtype"),
+            Column("method", "method"), Column("value", "f_k(x)", "value"),
+            Column("ulp_error", "ULP err", "error"), Column("inside", "inside", "bool"),
+            Column("flags", "flags", "flags"), Column("exact", "exact", "reference")]
+    order: dict[str, int] = {}
+    for r in rows:
+        order.setdefault(r.input, len(order))
+    table = [{"input": r.input, "k": r.k, "dtype": r.dtype, "method": r.method,
+              "value": r.value, "exact": r.reference_decimal, "ulp_error": r.ulp_error,
+              "inside": r.inside, "flags": flag_names(r), "_digits": digits.get(r.dtype, 17),
+              "group": (r.input, r.k)}
+             for r in sorted(rows, key=lambda r: (order[r.input], r.k))]
+    exact_once(table, "group")
+    title = "|x| and its smooth approximation f_k(x) = (2/k)·log cosh(kx/2)"
+    if len({r.k for r in rows}) == 1:  # one k: said once in the title
+        cols = [c for c in cols if c.key != "k"]
+        title += f", k = {rows[0].k:g}"
+    return Section(title, cols, table)
+
+
+def _compact_max_section(rows: list[MaxRow], settings: Settings) -> Section:
+    """The default view of the smooth max: value, ULP error and flags; the exact value once
+    per k."""
+    digits = {f.name: f.max_digits10 for f in settings.dtypes}
+    cols = [Column("k", "k", "value"), Column("dtype", "dtype"), Column("method", "method"),
+            Column("value", "smooth max", "value"), Column("ulp_error", "ULP err", "error"),
+            Column("flags", "flags", "flags"), Column("exact", "exact", "reference")]
+    table = [{"k": r.k, "dtype": r.dtype, "method": r.method, "value": r.value,
+              "exact": r.reference_decimal, "ulp_error": r.ulp_error, "flags": flag_names(r),
+              "_digits": digits.get(r.dtype, 17)} for r in rows]
+    exact_once(table, "k")
+    x, y = rows[0].x, rows[0].y
+    title = f"max({x!r}, {y!r}) = {max(x, y)!r} and its smooth form (x + y + f_k(x − y))/2"
+    if len({r.k for r in rows}) == 1:
+        cols = [c for c in cols if c.key != "k"]
+        title += f", k = {rows[0].k:g}"
+    return Section(title, cols, table,
+                   "abs_form: (x + y + f_k(x − y))/2 (stable f_k); lse_form: "
+                   "(1/k)·LSE(kx, ky) − (log 2)/k (shifted LSE)")

@@ -153,10 +153,15 @@ def compact_sections(command: str, ev: Any, entries: list[dict], bounds: dict | 
 
 def compact_changed_section(ev: Any, entries: list[dict]) -> Section | None:
     """The inputs rounding changed, each shown to its dtype's own precision."""
+    return compact_changed_entries(entries, ev.plan.dtypes)
+
+
+def compact_changed_entries(entries: list[dict], fmts: Sequence[Any]) -> Section | None:
+    """The compact changed-input table of ``entries`` (:func:`input_entries` or
+    :func:`typed_entries`) for the dtypes ``fmts`` (FloatFormats)."""
     changed = [e for e in entries if any(e["changed"].values())]
     if not changed:
         return None
-    fmts = ev.plan.dtypes
     cols = [Column("i", "#", "int"), Column("typed", "typed", "text")]
     cols += [Column(f.name, f"in {f.name}", "text") for f in fmts]
     rows = []
