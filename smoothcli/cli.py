@@ -323,13 +323,17 @@ Width = Annotated[int, typer.Option(
 def exp_range(dtype: Dtype = None, json: Json = False, check: RangeCheck = False,
               chart: Annotated[bool, typer.Option(
                   "--chart", help="Also draw each dtype's range of exp on one shared axis.")]
-              = False, png: Png = None, svg: Svg = None, width: Width = 72) -> None:
+              = False, png: Png = None, svg: Svg = None, width: Width = 72,
+              full: Annotated[bool, typer.Option(
+                  "--full", help="Show every column (exact thresholds, ln(max), max, smallest "
+                  "normal and subnormal, eps) instead of the compact one row per dtype.")]
+              = False) -> None:
     """Where exp overflows and underflows in each dtype, exactly, checked against numpy."""
     from smoothcli.commands.exp_range import exp_range_report
     from smoothcli.core.formats import resolve_dtypes
 
     def build():
-        report = exp_range_report(resolve_dtypes(dtype))
+        report = exp_range_report(resolve_dtypes(dtype), full=full)
         if chart or png or svg:
             from smoothcli.commands.exp_range_chart import add_chart, command_line
 
@@ -395,7 +399,11 @@ def sweep(ctx: typer.Context,
           height: Annotated[int, typer.Option(
               "--height", help="Rows of each panel of the terminal chart.", metavar="N")] = 8,
           png: Png = None, svg: Svg = None, json: Json = False, check: Check = False,
-          max_ulp: MaxUlp = None) -> None:
+          max_ulp: MaxUlp = None,
+          full: Annotated[bool, typer.Option(
+              "--full", help="Show the tables with every column (worst ULP error, exact c of "
+              "each status change, the steps around it) instead of the compact view.")]
+          = False) -> None:
     """Error against c of a function on x + c (--shift) or c·x (--scale), as a chart."""
 
     def build():
@@ -406,7 +414,7 @@ def sweep(ctx: typer.Context,
 
         return sweep_report(function, _values(ctx, values), parse_sweep(shift, scale, steps),
                             resolve_dtypes(dtype), method, get_accumulation(sum, acc),
-                            parse_unit(unit), width, height)
+                            parse_unit(unit), width, height, full=full)
 
     emit(build, json, check, max_ulp, {"png": png, "svg": svg})
 

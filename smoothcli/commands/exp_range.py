@@ -108,7 +108,10 @@ def numpy_check(fmt: FloatFormat, t: dict[str, float]) -> list[str]:
     return out
 
 
-def exp_range_report(formats: Sequence[FloatFormat]) -> Report:
+def exp_range_report(formats: Sequence[FloatFormat], full: bool = False) -> Report:
+    """The thresholds of every dtype in ``formats``; ``full``: today's table of every column
+    (ln(max), max, smallest normal and subnormal, eps) instead of the compact one-row-per-dtype
+    view.  The JSON is the same either way."""
     import mpmath
 
     rows = []
@@ -123,7 +126,52 @@ def exp_range_report(formats: Sequence[FloatFormat]) -> Report:
             smallest_subnormal=float(fmt.smallest_subnormal), eps=float(fmt.eps),
             numpy_agrees=not dis, disagreements=dis,
             overflow_value="inf" if fmt.has_inf else "nan"))
-    return Report("exp-range", rows, [_section(rows, formats)], _notes(rows), {})
+    section = _section(rows, formats) if full else _compact_section(rows, formats)
+    report = Report("exp-range", rows, [section], _notes(rows), {})
+    if not full:
+        from smoothcli.report.family import WRAP
+
+        report.wrap = WRAP
+    return report
+
+
+#: Significant digits up to which the compact view shows a threshold's exact decimal value.
+COMPACT_DIGITS = 10
+
+
+def short_text(v: float, fmt: FloatFormat) -> str:
+    """``v`` (a value of ``fmt``) for the compact view: its exact decimal when that has at most
+    :data:`COMPACT_DIGITS` significant digits (every float16, bfloat16 and float8 threshold), else
+    the shortest decimal that rounds back to it in ``fmt`` (float32's 88.72283)."""
+    from decimal import Decimal
+
+    from smoothcli._format.table import fmt_exact
+
+    if not math.isfinite(v) or len(Decimal(v).as_tuple().digits) <= COMPACT_DIGITS:
+        return fmt_exact(v)
+    text = str(fmt.np.type(v))
+    return text + ".0" if text.lstrip("-").isdigit() else text
+
+
+def _compact_section(rows: list[ExpRangeRow], formats: Sequence[FloatFormat]) -> Section:
+    """One row per dtype: the three thresholds, shortened (``--full`` and ``--json``: exact).
+    numpy's disagreements, if any, are in the notes."""
+    cols = [Column("dtype", "dtype"),
+            Column("largest_finite_x", "finite up to x", "reference"),
+            Column("overflow_value", "beyond: exp", "text"),
+            Column("smallest_normal_x", "normal from x", "reference"),
+            Column("smallest_nonzero_x", "exp > 0 from x", "reference")]
+    by_name = {f.name: f for f in formats}
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        fmt = by_name[r.dtype]
+        out.append({"dtype": r.dtype, "overflow_value": r.overflow_value,
+                    **{k: short_text(getattr(r, k), fmt) for k in
+                       ("largest_finite_x", "smallest_normal_x", "smallest_nonzero_x")}})
+    return Section("the range of exp", cols, out,
+                   "exp(x) is finite for every x up to 'finite up to', normal from 'normal from' "
+                   "(subnormal below it) and nonzero from 'exp > 0 from'; thresholds are x values "
+                   "of each dtype, shortened (exact: --full, --json; ln(max), max, eps: --full)")
 
 
 def _section(rows: list[ExpRangeRow], formats: Sequence[FloatFormat]) -> Section:

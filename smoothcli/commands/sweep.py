@@ -28,8 +28,11 @@ _NAMES = {"lse": "LSE", "softmax": "softmax", "exp": "exp", "sigmoid": "σ"}
 def sweep_report(function: str, numbers: Sequence[Number], sweep: Sweep,
                  formats: Sequence[FloatFormat], methods: Sequence[str] | None,
                  accumulation: Accumulation, unit: str = BITS, width: int = DEFAULT_WIDTH,
-                 height: int = DEFAULT_HEIGHT) -> Report:
-    """Sweep ``function`` over ``sweep`` and report the series, the chart and the boundaries."""
+                 height: int = DEFAULT_HEIGHT, full: bool = False) -> Report:
+    """Sweep ``function`` over ``sweep`` and report the series, the chart and the boundaries;
+    ``full``: the tables with every column instead of the compact view (the error in the chart's
+    unit only, the exact c of each change cut to :data:`COMPACT_C` characters, no grid steps
+    around it).  The JSON is the same either way."""
     check_layout(width, height)
     result = run_sweep(function, numbers, sweep, formats, methods, accumulation, unit)
     command = command_line(function, numbers, sweep, formats, methods, accumulation, unit,
@@ -55,9 +58,13 @@ def sweep_report(function: str, numbers: Sequence[Number], sweep: Sweep,
         "inputs": [x.text for x in numbers],
         "c": [float(c) for c in result.grid],
     }
-    report = Report("sweep", result.series, [_segments_section(result),
-                                             _boundaries_section(result)], notes, extra)
+    report = Report("sweep", result.series, [_segments_section(result, None if full else unit),
+                                             _boundaries_section(result, full)], notes, extra)
     report.charts = [chart]
+    if not full:
+        from smoothcli.report.family import WRAP
+
+        report.wrap = WRAP
     return report
 
 
@@ -127,13 +134,13 @@ def sweep_chart(result: SweepResult, numbers: Sequence[Number], formats: Sequenc
         panels.append(panel)
     label = f"c   (inputs {sweep.formula})"
     if result.unit == BITS:
-        note = ("bits: log2(1 + values of the dtype between result and correctly rounded exact "
-                "value); 0 = correctly rounded, top of the axis = NaN")
+        notes = ["bits: log2(1 + values of the dtype between result and correctly rounded exact "
+                 "value);", "      0 = correctly rounded, top of the axis = NaN"]
     else:
-        note = ("ULPs: log scale, errors ≤ 0.1 on the bottom row; inf/NaN results on the 'inf' "
-                "row")
+        notes = ["ULPs: log scale, errors ≤ 0.1 on the bottom row; inf/NaN results on the 'inf' "
+                 "row"]
     return Chart(title, label, panels, float(sweep.start), float(sweep.stop), command, width,
-                 height, [note])
+                 height, notes)
 
 
 def _spans(s, lo: float, hi: float) -> list[Band]:
@@ -157,11 +164,15 @@ def _spans(s, lo: float, hi: float) -> list[Band]:
     return out
 
 
-def _segments_section(result: SweepResult) -> Section:
+def _segments_section(result: SweepResult, unit: str | None = None) -> Section:
+    """The runs of equal status; ``unit``: only the worst error in that unit (compact view)."""
     cols = [Column("dtype", "dtype"), Column("method", "method"), Column("status", "status"),
             Column("c_from", "c from", "text"), Column("c_to", "c to", "text"),
             Column("points", "points", "int"), Column("worst_ulp_error", "worst ULP", "error"),
             Column("worst_bits", "worst bits", "error")]
+    if unit is not None:
+        drop = "worst_ulp_error" if unit == BITS else "worst_bits"
+        cols = [c for c in cols if c.key != drop]
     rows = []
     for s in result.series:
         for g in s.segments:
@@ -172,16 +183,31 @@ def _segments_section(result: SweepResult) -> Section:
     return Section("where each row is ok or flagged, along the sweep", cols, rows)
 
 
-def _boundaries_section(result: SweepResult) -> Section:
+#: Characters of the exact c of a status change in the compact view (longer decimals are cut,
+#: with "…"; ``--full`` and ``--json`` have them whole).
+COMPACT_C = 20
+
+
+def _short_c(text: str) -> str:
+    return text if len(text) <= COMPACT_C else text[:COMPACT_C].rstrip(".") + "…"
+
+
+def _boundaries_section(result: SweepResult, full: bool = True) -> Section:
+    """The exact c of every status change; not ``full``: c cut to :data:`COMPACT_C` characters
+    and no 'between steps' column."""
     cols = [Column("dtype", "dtype"), Column("method", "method"),
             Column("change", "status changes"), Column("c", "at c =", "text"),
             Column("at", "status at that c"), Column("between", "between steps", "text")]
+    if not full:
+        cols = cols[:-1]
+    short = (lambda text: text) if full else _short_c
     rows = []
     for s in result.series:
         for b in s.boundaries:
             rows.append({"dtype": s.dtype, "method": s.method,
                          "change": f"{b.before} → {b.after}",
-                         "c": b.c_text if b.exact else f"{b.c_text} (not exact)",
+                         "c": short(b.c_text) if b.exact or not full and
+                         b.c_text.startswith("≈") else f"{short(b.c_text)} (not exact)",
                          "at": b.status_at,
                          "between": f"{_num_text(b.c_below)} … {_num_text(b.c_above)}"})
     caption = None if rows else "no row changes status along the sweep"
