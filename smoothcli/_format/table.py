@@ -20,7 +20,7 @@ import sys
 from typing import Any
 
 from smoothcli._usage import ASCII_CHARS, encodable, for_encoding, stream_encoding
-from smoothcli.report.model import Report, Section
+from smoothcli.report.model import Report, Section, number_text
 
 _WIDE = 100_000
 
@@ -53,15 +53,7 @@ def fmt_value(v: Any, digits: int = 17) -> str:
         return "yes" if v else "no"
     if isinstance(v, int):
         return str(v)
-    v = float(v)
-    if math.isnan(v):
-        return "nan"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    text = format(v, f".{digits}g")
-    if text.lstrip("-").isdigit():
-        text += ".0"  # mark it as a float, as repr does and as the reference column shows
-    return text
+    return number_text(v, digits)
 
 
 def fmt_exact(v: Any, max_digits: int = 25) -> str:

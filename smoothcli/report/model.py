@@ -66,6 +66,18 @@ class Report:
         return out
 
 
+def number_text(v: Any, digits: int = 17, nan: str = "nan") -> str:
+    """A float to ``digits`` significant digits, marked as a float ("710.0", as repr does);
+    inf/nan as words.  The one number format of the tables and the sentences."""
+    v = float(v)
+    if math.isnan(v):
+        return nan
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    text = format(v, f".{digits}g")
+    return text + ".0" if text.lstrip("-").isdigit() else text
+
+
 def row_dict(row: Any) -> dict[str, Any]:
     """A row dataclass as a dict of its public fields (the JSON keys)."""
     return {f.name: getattr(row, f.name) for f in fields(row) if not f.name.startswith("_")}

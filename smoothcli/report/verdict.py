@@ -25,6 +25,8 @@ import math
 from functools import lru_cache
 from typing import Any
 
+from smoothcli.report.model import number_text
+
 STATUSES = ("ok", "overflow", "underflow", "nan", "inaccurate", "undefined")
 OK, OVERFLOW, UNDERFLOW, NAN, INACCURATE, UNDEFINED = range(6)
 
@@ -50,24 +52,11 @@ def show(v: Any, fmt: Any = None) -> str:
     """A float to its dtype's precision (max_digits10 significant digits; 17 for float64)."""
     if v is None:
         return "—"
-    v = float(v)
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    digits = fmt.max_digits10 if fmt is not None else 17
-    text = format(v, f".{digits}g")
-    return text + ".0" if text.lstrip("-").isdigit() else text
+    return number_text(v, fmt.max_digits10 if fmt is not None else 17, nan="NaN")
 
 
 def short(v: Any, digits: int = 5) -> str:
-    v = float(v)
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    text = format(v, f".{digits}g")
-    return text + ".0" if text.lstrip("-").isdigit() else text
+    return number_text(v, digits, nan="NaN")
 
 
 def ulps(u: Any) -> str:
