@@ -259,6 +259,7 @@ class _Worker:
 
         self.plan, self.batch, self.series = plan, batch, series
         self.ws = Workspace()
+        self.decimal_lists: dict[tuple, Any] = {}  # (row, id(ref)) -> (ref, ElementDecimals)
         self.ref_ws = Workspace()  # long rows' references (one at a time)
         self.last: tuple | None = None
         self.cache = ReferenceCache()
@@ -272,6 +273,15 @@ class _Worker:
         for s in series:
             self.by_dtype.setdefault(s.dtype, []).append(s)
 
+    def _decimals(self, i: int, ref: Any) -> "ElementDecimals":
+        """One lazily written decimal list per reference of row i, shared by every method (and
+        dtype) that reads that reference: each element is then written once, not per method."""
+        key = (i, id(ref))
+        if key not in self.decimal_lists:
+            # the reference is kept with its list: alive, its id cannot be reused in this row
+            self.decimal_lists[key] = (ref, ElementDecimals(ref))
+        return self.decimal_lists[key][1]
+
     def row(self, i: int) -> None:
         import numpy as np
 
@@ -279,6 +289,7 @@ class _Worker:
         from smoothcli.measure.flags import inputs_overflowed
 
         ws, batch, n = self.ws, self.batch, self.batch.n
+        self.decimal_lists.clear()  # shared within one row only
         given = ws.get("given64", np.float64, n)
         np.copyto(given, batch.data[i])
         for f in self.plan.dtypes:
@@ -482,7 +493,7 @@ class _Worker:
                 "value": v64.copy(), "reference": ref.softmax_hi.copy(),
                 "reference_lo": (ref.softmax_lo.copy() if ref.softmax_lo is not None
                                  else np.zeros(ref.softmax_hi.size)),
-                "reference_decimal": ElementDecimals(ref),
+                "reference_decimal": self._decimals(i, ref),
                 "abs_errors": diff.copy(), "rel_errors": rel.copy(), "ulp_errors": ulp.copy(),
                 "element_bits": ebits}
 
