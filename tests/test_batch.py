@@ -358,3 +358,37 @@ def test_single_long_row_on_two_threads_is_identical(tmp_path):
     x = (rng.standard_normal((2, E.THREAD_MIN_N)) * 4).astype(np.float32)
     b = Batch("t", "npy", "float32", x.shape, -1, x)
     assert _document(b, 1) == _document(b, None)
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    """stderr a terminal (a pseudo-terminal here) and a long batch: the rich progress bar is
+    drawn there, and stdout holds the same report as without it."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    x = np.random.default_rng(5).normal(0, 3, (4, 1 << 18)).astype(np.float32)  # 2**20 values
+    np.save(tmp_path / "big.npy", x)
+    smooth = str(Path(sys.executable).parent / "smooth")
+    cmd = [smooth, "lse", "--file", str(tmp_path / "big.npy"), "--dtype", "float32", "--json"]
+    master, slave = pty.openpty()
+    env = dict(os.environ, TERM="xterm", COLUMNS="80")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    out, _ = proc.communicate(timeout=300)
+    drawn = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # the other end closed
+            break
+        if not chunk:
+            break
+        drawn += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    assert b"rows" in drawn and b"/4" in drawn  # "rows ━━━ 2/4 ..."
+    plain = subprocess.run(cmd, capture_output=True, timeout=300)
+    assert plain.stderr == b""
+    assert json.loads(out)["rows"] == json.loads(plain.stdout)["rows"]
