@@ -89,7 +89,7 @@ class Transform:
         out = []
         for v in x64.tolist():
             if not math.isfinite(v):
-                out.append(v if math.isnan(v) else v)  # inf/T = inf, k·inf = inf (p > 0)
+                out.append(v)  # inf/T = inf, k·inf = inf (p > 0), NaN stays NaN
             else:
                 out.append(Fraction(v) / q if self.name == "temperature" else Fraction(v) * q)
         return out
@@ -141,7 +141,6 @@ class Series:
         self.arrays.update({k: np.zeros(rows, dtype=bool) for k in BOOLS})
         self.arrays.update({k: np.full(rows, -1, dtype=np.int64) for k in INTS})
         self.reference_decimal: list[str] = [""] * rows
-        self.reference_typed: list[Any] = [None] * rows
         self.bound_rule: list[str] = [""] * rows
         self.reference_mpf: list[Any] = [None] * rows
         self.elements: list[dict | None] | None = [None] * rows if elements else None
@@ -313,12 +312,12 @@ class _Worker:
         import numpy as np
 
         top_info = _top(x64)
-        plain, ref_plain = None, None
-        for s in self.by_dtype.get(f.name, []):
+        series = self.by_dtype.get(f.name, [])
+        ref_plain = None  # one reference for the untransformed series of this dtype
+        if self.plan.measure and any(s.transform is None for s in series):
+            ref_plain = self._reference(f, x64)
+        for s in series:
             if s.transform is None:
-                if plain is None:
-                    plain = (x, x64, over)
-                    ref_plain = self._reference(f, x64) if self.plan.measure else None
                 xin, xin64, xover, ref = x, x64, over, ref_plain
             else:
                 xin = s.transform.apply(x, s.param, f)
@@ -351,30 +350,27 @@ class _Worker:
             else:
                 ref = row_reference(x64, [f], softmax, self.ref_ws, exact=exact)
                 self.last = (x64.copy(), wide, ref)
-        label = _kind_label(ref)
-        kinds = self.ref_kinds[f.name]
-        kinds[label] = kinds.get(label, 0) + 1
+        self._count(f.name, _kind_label(ref))
         return ref
 
-    def _own_ws(self):
-        from smoothcli.reference.fast import Workspace
-
-        return Workspace()
+    def _count(self, dtype: str, label: str) -> None:
+        """One more row of ``dtype`` whose reference was obtained as ``label``."""
+        kinds = self.ref_kinds[dtype]
+        kinds[label] = kinds.get(label, 0) + 1
 
     def _transformed_reference(self, s: Series, x64: Any):
         """The exact reference of the exact x/T or k·x of the dtype's x."""
-        from smoothcli.reference.fast import MP_LOCK, RowReference, mpmath_row
+        from smoothcli.reference.fast import (MP_LOCK, RowReference, Workspace, mpmath_row,
+                                              ziv_bound)
 
         values = s.transform.exact(x64, s.param)
         with MP_LOCK:
             if s.transform.name == "temperature":
-                ref = mpmath_row(None, True, self._own_ws(), values=values)
+                ref = mpmath_row(None, True, Workspace(), values=values)
             else:
                 lse = _smooth_max_reference(values, s.param)
-                ref = RowReference("mpmath", lse, _ziv_bound(lse), lse_mpmath=True)
-        kinds = self.ref_kinds[s.dtype]
-        label = f"mpmath ({s.transform.name})"
-        kinds[label] = kinds.get(label, 0) + 1
+                ref = RowReference("mpmath", lse, ziv_bound(lse), lse_mpmath=True)
+        self._count(s.dtype, f"mpmath ({s.transform.name})")
         return ref
 
     def _method(self, i: int, s: Series, f: FloatFormat, x: Any, x64: Any, over: bool,
@@ -517,12 +513,6 @@ def _kind_label(ref: Any) -> str:
     if ref.mpmath_elements and ref.kind != "mpmath":
         label += " (+mpmath elements)"
     return label
-
-
-def _ziv_bound(lse: Any):
-    from smoothcli.reference.fast import _ziv_bound as bound
-
-    return bound(lse)
 
 
 def _smooth_max_reference(products: list, k: float):

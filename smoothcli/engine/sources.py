@@ -14,7 +14,6 @@ can be given beside the reference of each dtype's rounded inputs.
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 from typing import Any, Sequence
 
@@ -75,6 +74,3 @@ def exact_row(batch: Batch, i: int) -> list | None:
         return None
     return [x.exact if x.exact is not None else x.special for x in batch.numbers]
 
-
-def is_special(v: float) -> bool:
-    return math.isnan(v) or math.isinf(v)

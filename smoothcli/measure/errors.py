@@ -141,15 +141,6 @@ def element_errors(value, ref: Any, x64, k, ws: Any, fmt: FloatFormat, v64=None)
     return diff, ulp, rel
 
 
-def softmax_errors(value, ref: Any, x64, k, ws: Any, fmt: FloatFormat, v64=None):
-    """(worst abs, worst rel, worst ULP) of one softmax row, NaN when any element is NaN
-    (as ``_worst``)."""
-    import numpy as np
-
-    diff, ulp, rel = element_errors(value, ref, x64, k, ws, fmt, v64)
-    return float(np.max(diff)), float(np.max(rel)), float(np.max(ulp))
-
-
 def widened(value, ws: Any):
     """``value`` as float64 (exact), in a reused buffer unless it is float64 already."""
     import numpy as np

@@ -331,7 +331,7 @@ def _settle(x, ref: RowReference, formats, need_softmax: bool, ws: Workspace) ->
     """Apply the bound: mpmath for the LSE / softmax / elements where it is not good enough."""
     if not all(lse_good_enough(ref.lse, ref.lse_bound, f) for f in formats):
         ref.lse = _mpmath_lse(x)
-        ref.lse_bound = _ziv_bound(ref.lse)
+        ref.lse_bound = ziv_bound(ref.lse)
         ref.lse_mpmath = True
     if need_softmax:
         if not all(softmax_good_enough(ref.softmax_rel_bound, f) for f in formats):
@@ -345,7 +345,7 @@ def _settle(x, ref: RowReference, formats, need_softmax: bool, ws: Workspace) ->
     return ref
 
 
-def _ziv_bound(lse: Any) -> float:
+def ziv_bound(lse: Any) -> float:
     import mpmath
 
     from smoothcli.reference.exact import TARGET_BITS
@@ -599,7 +599,7 @@ def mpmath_row(x, need_softmax: bool, ws: Workspace | None = None,
         values = x.tolist()
     size = len(values)
     lse = lse_reference(values)
-    ref = RowReference("mpmath", lse, _ziv_bound(lse), lse_mpmath=True)
+    ref = RowReference("mpmath", lse, ziv_bound(lse), lse_mpmath=True)
     if need_softmax:
         ys = softmax_reference(values)
         hi = ws.get("y", np.float64, size)
