@@ -957,10 +957,11 @@ def test_reference_agrees_with_a_second_mpmath_computation(name):
 #: The keys README's "JSON schema" documents (only ever added to).
 TOP_KEYS = {"schema_version", "command", "rows"}
 EVAL_TOP_KEYS = {"settings", "inputs", "notes", "problems", "smooth_version"}
-#: The one row model of the LSE family (docs/json.md): the same keys for lse, softmax,
-#: bounds and underflow, whatever the input size.
+#: The one row model (docs/json.md): the same keys for lse, softmax, bounds, underflow and the
+#: pointwise functions (sigmoid, abs), whatever the input size.
 FAMILY_ROW = {
-    "row", "dtype", "method", "function", "temperature", "k", "value", "reference",
+    "row", "dtype", "method", "function", "temperature", "k", "input", "x", "hard", "exp",
+    "value", "reference",
     "reference_decimal", "reference_typed", "abs_error", "rel_error", "ulp_error", "bits",
     "abs_errors", "rel_errors", "ulp_errors", "element_bits", "overflow", "underflow", "nan",
     "flushed_terms", "sumexp", "output_sum", "sum_error", "inputs_changed", "inputs_overflowed",

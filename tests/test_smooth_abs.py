@@ -37,7 +37,7 @@ def lse_k(x, y, k) -> mpmath.mpf:
 
 def abs_rows(doc):
     return {(r["dtype"], r["k"], r["method"], r["input"]): r for r in doc["rows"]
-            if r["function"] == "abs"}
+            if r["function"] == "smooth_abs"}
 
 
 def test_constant_makes_f_zero_at_zero(smooth_json):
@@ -64,7 +64,7 @@ def test_every_row_against_the_derivation(smooth_json):
             gap = abs(oracle.mp(x)) - exact
             bound = 2 * mpmath.log(2) / k
         assert r["gap"] == pytest.approx(float(gap), rel=1e-14, abs=0)
-        assert r["bound"] == pytest.approx(float(bound), rel=1e-15)
+        assert r["upper"] == abs(x)  # the interval [|x| − 2·log(2)/k, |x|]
         assert 0 <= gap < bound  # the gap to |x| and its bound in k
         want = oracle.expected_errors(num(r["value"]), exact, npdt)
         assert oracle.close(r["ulp_error"], want["ulp_error"]), (dt, k, method, text)
@@ -97,24 +97,26 @@ def test_small_x_naive_cancels_stable_keeps_accuracy(smooth_json):
     assert rows["float64", 1.0, "stable", "1e-3"]["ulp_error"] <= 2
 
 
-def test_smooth_max_and_its_constant(smooth_json):
+def test_smooth_max_and_its_constant(smooth_json, smooth):
     """max(x, y) = (x + y + |x − y|)/2 → (x + y + f_k(x − y))/2 = (1/k)·log(e^kx + e^ky) − log(2)/k:
     the seed's eq. (2) up to the constant −log(2)/k."""
     doc = smooth_json("abs", "3", "-1", "--k", "1", "--k", "10", expect_exit=0)
     assert doc["max_constant"] == "-log(2)/k"
-    max_rows = [r for r in doc["rows"] if r["function"] == "max"]
+    max_rows = [r for r in doc["rows"] if r["function"] == "smooth_max2"]
     assert len(max_rows) == 3 * 2 * 2
+    table = smooth("abs", "3", "-1", "--k", "1", "--dtype", "float64", "--full").stdout
     for r in max_rows:
         npdt, k = NP[r["dtype"]], r["k"]
-        assert (r["x"], r["y"], r["hard"]) == (3.0, -1.0, 3.0)
+        assert (r["input"], r["hard"]) == ("(3, -1)", 3.0)
         with mpmath.workdps(oracle.DPS):
             via_abs = (3 + (-1) + f_k(4, k)) / 2  # |x − y| replaced by f_k(x − y)
             seed = lse_k(3, -1, k)
             const = -mpmath.log(2) / k
             assert abs(via_abs - (seed + const)) < mpmath.mpf(10) ** -300  # the identity
         assert r["reference"] == oracle.nearest_float(via_abs)
-        assert r["seed_form"] == oracle.nearest_float(seed)
-        assert r["constant"] == pytest.approx(float(const), rel=1e-15)
+        if k == 1 and r["dtype"] == "float64":  # the full table shows the seed's form
+            assert mpmath.nstr(seed, 17) in table
+            assert f"{float(const):.17g}" in table  # −log(2)/k, 17 digits
         assert r["ulp_error"] == pytest.approx(
             oracle.ulp_error(num(r["value"]), via_abs, npdt), rel=1e-9)
         assert r["ulp_error"] <= 2
@@ -122,7 +124,7 @@ def test_smooth_max_and_its_constant(smooth_json):
         assert 3 <= float(seed) <= 3 + math.log(2) / k + 1e-15
     # one value: no max rows, and a note on how to get them
     one = smooth_json("abs", "3", expect_exit=0)
-    assert not any(r["function"] == "max" for r in one["rows"])
+    assert not any(r["function"] == "smooth_max2" for r in one["rows"])
     assert any("exactly two values" in n for n in one["notes"])
 
 

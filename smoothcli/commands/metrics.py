@@ -408,7 +408,6 @@ def _compact_sections(rows: list[MetricRow], settings: Settings,
                       names: Sequence[str]) -> list[Section]:
     """The default view: per (metric, k, dtype, method) the hard value, the smooth value, its ULP
     error and flags (or "undefined"), and the exact smooth value once; the reasons below."""
-    from smoothcli.commands.sigmoid import exact_once
 
     digits = {f.name: f.max_digits10 for f in settings.dtypes}
     order = {m: i for i, m in enumerate(names)}
@@ -439,6 +438,17 @@ def _compact_sections(rows: list[MetricRow], settings: Settings,
         "--full: every column (abs error, the hard value in full, why a value is undefined); "
         "--json: every field"])
     return [Section(title, cols, table, caption)]
+
+
+def exact_once(table: list[dict], group: str) -> None:
+    """Blank a table's ``exact`` cells that repeat the one above them for the same ``group``
+    value (the compact view shows each exact value once)."""
+    seen: set = set()
+    for line in table:
+        key = (line[group], line["exact"])
+        if key in seen:
+            line["exact"] = ""
+        seen.add(key)
 
 
 def _notes(kind: str, settings: Settings, rows: list[MetricRow], positives) -> list[str]:

@@ -37,6 +37,23 @@ class Candidate:
     series: Any  # its Series (one row)
 
 
+def one_point(ev: Any, q: int) -> Any:
+    """Point ``q`` of a pointwise evaluation as a batch of its own: one element (arity 1) or
+    one row, keeping its exact value."""
+    from dataclasses import replace
+
+    from smoothcli.engine.evaluate import point_location
+
+    i, j = point_location(ev.plan, ev.batch, q)
+    b = ev.batch
+    if j is None:
+        return one_row(b, i)
+    fixes = {(0, 0): v for (r, c), v in b.exact_fixes.items() if (r, c) == (i, j)}
+    numbers = [b.numbers[j]] if b.numbers is not None and i == 0 else None
+    return replace(b, data=b.data[i:i + 1, j:j + 1], exact_fixes=fixes, numbers=numbers,
+                   shape=(1,))
+
+
 def one_row(batch: Any, i: int) -> Any:
     """Row ``i`` of ``batch`` as a batch of its own (decimal rows keep their exact values)."""
     if batch.rows == 1:
@@ -48,10 +65,16 @@ def one_row(batch: Any, i: int) -> Any:
 
 
 def _methods(kind: str, own: str) -> list[str]:
+    from smoothcli.methods.pointwise import is_pointwise, pointwise
     from smoothcli.methods.registry import LSE_METHODS, SOFTMAX_METHODS
 
-    available = SOFTMAX_METHODS if kind == "softmax" else LSE_METHODS
-    order = [m for m in ORDER[kind] if m in available]
+    if is_pointwise(kind):
+        spec = pointwise(kind)
+        available = spec.methods
+        order = [*spec.advice_order, *(m for m in available if m not in spec.advice_order)]
+    else:
+        available = SOFTMAX_METHODS if kind == "softmax" else LSE_METHODS
+        order = [m for m in ORDER[kind] if m in available]
     return ([own] if own in available else []) + [m for m in order if m != own]
 
 
@@ -67,7 +90,8 @@ def _run(ev: Any, s: Any, i: int, dtype: str, acc: str | None, methods: list[str
         plan = Plan(ev.plan.kind, [FORMATS[dtype]], methods,
                     Accumulation(ev.plan.acc.order, acc), [],
                     [t] if t is not None else [], keep_plain=t is None)
-        cache[key] = evaluate(plan, one_row(ev.batch, i), progress=False)
+        batch = one_point(ev, i) if ev.pointwise else one_row(ev.batch, i)
+        cache[key] = evaluate(plan, batch, progress=False)
     return cache[key]
 
 
@@ -84,7 +108,7 @@ def first_ok(ev: Any, s: Any, i: int, is_ok: Callable[[Any, Any], bool]
     steps: list[tuple[str, str | None, list[str], bool]] = []
     steps.append((s.dtype, own_acc, [m for m in methods if m != s.method], False))
     f32 = FORMATS["float32"]
-    if own_acc != "float32" and is_wider(f32, s.format):
+    if own_acc != "float32" and is_wider(f32, s.format) and not ev.pointwise:  # no sums
         steps.append((s.dtype, "float32", methods, True))
     wider = WIDER.get(s.dtype)
     if wider is not None:

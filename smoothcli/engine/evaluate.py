@@ -120,7 +120,7 @@ class Plan:
 
 #: Float arrays of a Series (one value per row).
 FLOATS = ("value", "reference", "abs_error", "rel_error", "ulp_error", "bits", "bound",
-          "error_u", "sumexp", "output_sum", "sum_error", "max")
+          "error_u", "sumexp", "output_sum", "sum_error", "max", "x", "hard", "exp")
 #: Boolean arrays.
 BOOLS = ("overflow", "underflow", "nan", "exceeds_bound", "inputs_overflowed")
 #: Integer arrays.
@@ -144,6 +144,8 @@ class Series:
         self.bound_rule: list[str] = [""] * rows
         self.reference_mpf: list[Any] = [None] * rows
         self.elements: list[dict | None] | None = [None] * rows if elements else None
+        self.extras: list[list] | None = None  # pointwise: each point's extra exact values
+        self.function = ""  # the JSON function name (set by evaluate)
         self.peer: tuple[str, str] | None = None  # (function called, library version)
         self.returned: str | None = None  # the dtype a peer returned
         self.acc_dtype = acc.acc_dtype(fmt.name) if method not in PEER_NAMES else fmt.name
@@ -166,10 +168,15 @@ class Evaluation:
     reference_kinds: dict[str, dict[str, int]]  # dtype -> how each row's reference was obtained
     changed: dict[str, int]  # dtype -> elements changed by rounding
     peer_failures: list[tuple[str, str, str]]  # (peer, dtype, what went wrong)
+    points: int | None = None  # pointwise functions: the rows of the result are the points
 
     @property
     def rows(self) -> int:
-        return self.batch.rows
+        return self.batch.rows if self.points is None else self.points
+
+    @property
+    def pointwise(self) -> bool:
+        return self.points is not None
 
     @property
     def n(self) -> int:
@@ -199,7 +206,10 @@ def evaluate(plan: Plan, batch: Batch, progress: bool | None = None,
              threads: int | None = None) -> Evaluation:
     """Evaluate ``plan`` on every row of ``batch``."""
     from smoothcli.core.limits import check_row_length
+    from smoothcli.methods.pointwise import is_pointwise
 
+    if is_pointwise(plan.kind):
+        return _evaluate_points(plan, batch)
     check_row_length(batch.n, batch.source)
     if plan.transforms and batch.n > TRANSFORM_MAX_N:
         which = "--temperature" if plan.transforms[0].name == "temperature" else "--k"
@@ -215,6 +225,8 @@ def evaluate(plan: Plan, batch: Batch, progress: bool | None = None,
             for m in [*plan.methods, *plan.peers]:
                 series.append(Series(batch.rows, fmt, m, t, p, plan.kind == SOFTMAX, plan.acc,
                                      plan.elements))
+                series[-1].function = ("smooth_max" if t is not None and t.name == "k"
+                                       else plan.kind)
     R, n = batch.rows, batch.n
     parallel = threads != 1 and THREADS > 1 and (os.cpu_count() or 1) > 1 and n >= THREAD_MIN_N
     nthreads = threads or (THREADS if (R > 1 and parallel) else 1)
@@ -492,6 +504,152 @@ class _Worker:
                 "reference_decimal": self._decimals(i, ref),
                 "abs_errors": diff.copy(), "rel_errors": rel.copy(), "ulp_errors": ulp.copy(),
                 "element_bits": ebits}
+
+
+# --- pointwise functions -------------------------------------------------------------------
+
+def points_of(plan: Plan, batch: Batch) -> int:
+    """How many points a pointwise plan evaluates: every element (arity 1) or every row."""
+    from smoothcli.methods.pointwise import pointwise
+
+    return batch.rows * batch.n if pointwise(plan.kind).arity == 1 else batch.rows
+
+
+def point_location(plan: Plan, batch: Batch, q: int) -> tuple[int, int | None]:
+    """(input row, element or None) of point ``q``."""
+    from smoothcli.methods.pointwise import pointwise
+
+    if pointwise(plan.kind).arity == 1:
+        i, j = divmod(q, batch.n)
+        return i, j
+    return q, None
+
+
+def _evaluate_points(plan: Plan, batch: Batch) -> Evaluation:
+    """A pointwise function (:mod:`smoothcli.methods.pointwise`) on every point of ``batch``.
+
+    The same stages as a row of the LSE family, with the points of all rows as one column:
+    round (each input row once, correctly, per dtype), evaluate every method as one vectorised
+    call on the column in the dtype, then per point the exact reference (mpmath, cached per
+    distinct rounded point: dtypes whose rounding agrees share it), the exact errors and
+    Herbie bits (:mod:`smoothcli.measure.errors`, :mod:`smoothcli.measure.bounds`) and the
+    flags (:func:`smoothcli.measure.flags.pointwise_flags`)."""
+    import numpy as np
+
+    from smoothcli.engine.sources import changed_mask
+    from smoothcli.measure.bounds import bits
+    from smoothcli.measure.errors import errors
+    from smoothcli.measure.flags import pointwise_flags
+    from smoothcli.methods.pointwise import pointwise
+    from smoothcli.reference.exact import decimal_text, to_float
+
+    spec = pointwise(plan.kind)
+    R, n = batch.rows, batch.n
+    if spec.arity != 1 and n != spec.arity:
+        raise InputError(f"{spec.name} takes rows of {spec.arity} values; got {n}")
+    P = R * n if spec.arity == 1 else R
+    series: list[Series] = []
+    cache = ReferenceCache()
+    kinds: dict[str, dict[str, int]] = {f.name: {} for f in plan.dtypes}
+    changed_total = {f.name: 0 for f in plan.dtypes}
+    failures: list[tuple[str, str, str]] = []
+    given = np.asarray(batch.data, dtype=np.float64)
+    for f in plan.dtypes:
+        X = np.empty((R, n), dtype=f.np)
+        for i in range(R):
+            batch.rounded(i, f, out=X[i])
+        X64 = X.astype(np.float64)
+        mask = np.stack([changed_mask(batch, i, X64[i], given[i]) for i in range(R)])
+        with np.errstate(invalid="ignore"):
+            over = np.isfinite(given) & ~np.isfinite(X64)  # a finite value beyond the range
+        if spec.arity == 1:
+            columns, points64 = (X.reshape(-1),), X64.reshape(-1, 1)
+            n_changed, over_p = mask.reshape(-1).astype(np.int64), over.reshape(-1)
+        else:
+            columns, points64 = tuple(X[:, j] for j in range(n)), X64
+            n_changed, over_p = mask.sum(axis=1).astype(np.int64), over.any(axis=1)
+        changed_total[f.name] += int(mask.sum())
+        variants: list[tuple[Transform | None, float | None]] = (
+            [(t, t.param(f)) for t in plan.transforms] if spec.param else [(None, None)])
+        for t, p in variants:
+            refs = []
+            for q in range(P):
+                key = (spec.name, points64[q].tobytes(), p)
+                refs.append(cache.get(key, lambda q=q: spec.exact(
+                    tuple(points64[q].tolist()), p)))
+            kinds[f.name]["mpmath"] = kinds[f.name].get("mpmath", 0) + P
+            pd = f.np.type(p) if p is not None else None
+            for m in [*plan.methods, *plan.peers]:
+                s = Series(P, f, m, t, p, False, plan.acc, False)
+                s.function, s.extras = spec.name, [r[1] for r in refs]
+                a = s.arrays
+                if m in PEER_NAMES:
+                    from smoothcli.engine.peers import call
+
+                    try:
+                        value, returned, what, version = call(m, plan.kind, columns[0], f)
+                    except Exception as e:  # a library that refuses: said in a note, no row
+                        failures.append((m, f.name, f"{type(e).__name__}: "
+                                         f"{' '.join(str(e).split())}"))
+                        continue
+                    s.peer, s.returned = (what, version), returned
+                    values = np.asarray(value, dtype=np.float64).reshape(-1)
+                    exps, steps = None, []
+                else:
+                    trace = spec.run(m, columns, pd)
+                    values = np.asarray(trace.value).astype(np.float64)
+                    exps = np.asarray(trace.exp).astype(np.float64)
+                    steps = [np.asarray(v).astype(np.float64) for v in trace.steps.values()]
+                a["value"][:] = values
+                a["x"][:] = points64[:, 0] if spec.arity == 1 else np.nan
+                a["hard"][:] = [spec.hard(*pt) for pt in points64.tolist()]
+                if exps is not None:
+                    a["exp"][:] = exps
+                a["changed_inputs"][:] = n_changed
+                a["inputs_overflowed"][:] = over_p
+                for q in range(P):
+                    ref, v = refs[q][0], float(values[q])
+                    xq = float(points64[q].max()) if not np.isnan(points64[q]).any() else math.nan
+                    fl = pointwise_flags(xq, [] if exps is None else exps[q],
+                                         [st[q] for st in steps], v, ref, f)
+                    err = errors(v, ref, f)
+                    a["overflow"][q], a["underflow"][q], a["nan"][q] = (
+                        fl.overflow or over_p[q], fl.underflow, fl.nan)
+                    a["flushed_terms"][q] = fl.flushed
+                    a["reference"][q] = to_float(ref)
+                    a["abs_error"][q], a["rel_error"][q], a["ulp_error"][q] = (
+                        err.abs_error, err.rel_error, err.ulp_error)
+                    a["bits"][q] = bits(v, ref, f)
+                    s.reference_decimal[q] = decimal_text(ref)
+                    s.reference_mpf[q] = ref
+                series.append(s)
+    return Evaluation(plan, batch, series, kinds, changed_total, failures, points=P)
+
+
+def typed_points(ev: Evaluation) -> dict:
+    """(point, dtype) -> the exact value at the point *as typed* (an mpf), for the points of a
+    typed row whose rounding to the dtype changed them; shown beside the exact value at the
+    rounded point."""
+    from smoothcli.engine.sources import exact_row
+    from smoothcli.methods.pointwise import pointwise
+
+    exact = exact_row(ev.batch, 0)
+    if exact is None or not any(ev.changed.values()):
+        return {}
+    spec = pointwise(ev.plan.kind)
+    cache: dict = {}
+    out = {}
+    for s in ev.series:
+        for q in range(ev.rows):
+            if s.arrays["changed_inputs"][q] <= 0:
+                continue
+            i, j = point_location(ev.plan, ev.batch, q)
+            values = (exact[j],) if j is not None else tuple(exact)
+            key = (values, s.param)
+            if key not in cache:
+                cache[key] = spec.exact(values, s.param)[0]
+            out[(q, s.dtype)] = cache[key]
+    return out
 
 
 # --- helpers ------------------------------------------------------------------------------

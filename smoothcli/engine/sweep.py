@@ -321,22 +321,40 @@ class EngineKernel(Kernel):
     ``smooth softmax`` reports for the same numbers."""
 
     def __init__(self, kind: str) -> None:
+        from smoothcli.methods.pointwise import is_pointwise, pointwise
         from smoothcli.methods.registry import LSE_METHODS, SOFTMAX_METHODS
 
         self.name = kind
-        self.methods = SOFTMAX_METHODS if kind == "softmax" else LSE_METHODS
+        self.pointwise = is_pointwise(kind)
+        if self.pointwise:
+            self.methods = pointwise(kind).methods
+            self.default_all = True
+        else:
+            self.methods = SOFTMAX_METHODS if kind == "softmax" else LSE_METHODS
 
     def points(self, numbers: Sequence[Number], sweep: Sweep, grid: Sequence[Fraction],
                fmt: FloatFormat, names: Sequence[str], acc: Accumulation
                ) -> dict[str, list[PointResult]]:
         from smoothcli.engine.evaluate import Plan, evaluate
 
-        ev = evaluate(Plan(self.name, [fmt], list(names), acc, elements=True),
-                      SweepBatch(numbers, sweep, grid))
+        batch = SweepBatch(numbers, sweep, grid)
+        ev = evaluate(Plan(self.name, [fmt], list(names), acc, elements=True), batch)
         out: dict[str, list[PointResult]] = {}
         for ser in ev.series:
             a = ser.arrays
             pts = []
+            if self.pointwise:  # the n points of sweep row j, worst over them
+                n = batch.n
+                for j in range(batch.rows):
+                    sl = slice(j * n, (j + 1) * n)
+                    pts.append(PointResult(a["value"][sl].tolist(), a["reference"][sl].tolist(),
+                                           _worst(a["ulp_error"][sl].tolist()),
+                                           _worst(a["bits"][sl].tolist()),
+                                           bool(a["overflow"][sl].any()),
+                                           bool(a["underflow"][sl].any()),
+                                           bool(a["nan"][sl].any())))
+                out[ser.method] = pts
+                continue
             for j in range(ev.rows):
                 if ser.vector:
                     el = ser.elements[j]
@@ -351,9 +369,13 @@ class EngineKernel(Kernel):
 
     def point_status(self, numbers: Sequence[Number], sweep: Sweep, c: Fraction,
                      fmt: FloatFormat, name: str, acc: Accumulation) -> str:
-        """The flags alone at c (no reference: the exact value of finite inputs is finite)."""
+        """The flags alone at c (no reference: the exact value of finite inputs is finite;
+        a pointwise function's flags compare with its exact value, so it is measured)."""
         from smoothcli.engine.evaluate import Plan, evaluate
 
+        if self.pointwise:
+            pts = self.points(numbers, sweep, [c], fmt, [name], acc)[name][0]
+            return status_text(pts.overflow, pts.underflow, pts.nan)
         ev = evaluate(Plan(self.name, [fmt], [name], acc, measure=False),
                       SweepBatch(numbers, sweep, [c]))
         a = ev.series[0].arrays
@@ -411,82 +433,20 @@ def _np_exp(x):
         return np.exp(x)
 
 
-class PointwiseKernel(Kernel):
-    """An elementwise function of :mod:`smoothcli.methods.sigmoid` (sigmoid, softplus, log_sigmoid):
-    its naive and stable methods, its exact reference, and the flags of
-    :func:`smoothcli.measure.errors.pointwise_flags`, element by element (worst over the elements)."""
-
-    default_all = True
-
-    def __init__(self, name: str) -> None:
-        from smoothcli.methods.sigmoid import FUNCTIONS
-
-        self.fn = FUNCTIONS[name]
-        self.name = name
-        self.methods = self.fn.methods
-        self._refs = self.references()
-
-    def references(self):
-        fn = self.fn
-        cache: dict[Any, Any] = {}
-
-        def refs(values: Sequence[float]) -> list:
-            out = []
-            for v in values:
-                key = "nan" if math.isnan(v) else v
-                if key not in cache:
-                    cache[key] = fn.reference(v)
-                out.append(cache[key])
-            return out
-
-        return refs
-
-    def _run(self, inputs, fmt: FloatFormat, name: str, ref: list):
-        from smoothcli.measure.flags import pointwise_flags
-
-        trace = self.methods[name](inputs.array)
-        values = [float(v) for v in trace.value]
-        fl = [pointwise_flags(x, trace.exp[i], [st[i] for st in trace.steps.values()],
-                              values[i], ref[i], fmt) for i, x in enumerate(inputs.values)]
-        return values, (any(f.overflow for f in fl), any(f.underflow for f in fl),
-                        any(f.nan for f in fl))
-
-    def evaluate(self, inputs, fmt, names, acc, ref):
-        from smoothcli.measure.errors import errors
-
-        out = []
-        for name in names:
-            values, fl = self._run(inputs, fmt, name, ref)
-            errs = [errors(v, r, fmt).ulp_error for v, r in zip(values, ref)]
-            bits = [bits_error(v, r, fmt) for v, r in zip(values, ref)]
-            out.append(PointResult(values, [float(r) for r in ref], _worst(errs), _worst(bits),
-                                   *fl))
-        return out
-
-    def status(self, inputs, fmt, name, acc):
-        # the flags of an elementwise function compare with the exact result (underflow is
-        # "0 although the exact value rounds to a nonzero number"), so this needs the reference
-        _, fl = self._run(inputs, fmt, name, self._refs(inputs.values))
-        return status_text(*fl)
-
-
 def get_kernel(function: str) -> Kernel:
     key = function.strip().lower().replace("-", "_")
-    if key in ("lse", "softmax"):
+    if key in ("lse", "softmax") or key in _pointwise_names():
         return EngineKernel(key)
     if key == "exp":
         return ExpKernel()
-    if key in _pointwise_names():
-        return PointwiseKernel(key)
     raise InputError(f"unknown function {function!r} for sweep (choose from "
                      f"{', '.join(available_functions())})")
 
 
 def _pointwise_names() -> list[str]:
-    try:
-        from smoothcli.methods.sigmoid import FUNCTIONS
-    except ImportError:  # pragma: no cover - the sigmoid module ships with the package
-        return []
+    """The pointwise functions a sweep takes: the sigmoid family (one value per point)."""
+    from smoothcli.methods.sigmoid import FUNCTIONS
+
     return list(FUNCTIONS)
 
 

@@ -20,7 +20,7 @@ are read from (:func:`smoothcli.measure.errors.pointwise_flags`).
   (the branch on the sign of x is the standard one, e.g. Blanchard, Higham & Higham,
   IMA J. Numer. Anal. 41 (2021), §2, and scipy.special.expit / log_expit.)
 
-Library API (used by ``smooth sigmoid`` and meant for sweeps and charts)::
+Library API (the engine reads the functions through :mod:`smoothcli.methods.pointwise`)::
 
     FUNCTIONS["sigmoid"].methods["stable"](x)  -> PointTrace   # x: numpy array in the dtype
     SIGMOID_METHODS, SOFTPLUS_METHODS, LOG_SIGMOID_METHODS      # name -> method
@@ -33,21 +33,10 @@ Library API (used by ``smooth sigmoid`` and meant for sweeps and charts)::
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from smoothcli.methods.pointwise import Pointwise, PointTrace
 from smoothcli.reference.exact import _add_exactly, converge, to_mpf
-
-
-@dataclass
-class PointTrace:
-    """One elementwise method's result in the target dtype, with its intermediates.
-
-    ``value``, ``exp`` and every array of ``steps`` have the shape of the input."""
-
-    value: Any  # numpy array of the dtype: the results
-    exp: Any  # the exponential each element computed (e^(−x), e^x or e^(−|x|))
-    steps: dict[str, Any] = field(default_factory=dict)  # other intermediates, e.g. {"1 + e": ...}
 
 
 # --- sigmoid -----------------------------------------------------------------------------------
@@ -218,30 +207,22 @@ def neg_relu(x: float) -> float:
     return x if math.isnan(x) else min(x, 0.0)
 
 
-@dataclass(frozen=True)
-class Function:
-    """One member of the family: its methods, exact reference and hard counterpart."""
+#: What each method's ``PointTrace.exp`` holds, per function.
+_EXP_SIGMOID = {"naive": "e^(−x)", "stable": "e^(−|x|)"}
+_EXP_SOFTPLUS = {"naive": "e^x", "stable": "e^(−|x|)"}
 
-    name: str  # JSON name: sigmoid | softplus | log_sigmoid
-    title: str  # the formula, for table titles
-    hard_name: str  # the hard function it smooths
-    methods: dict[str, Method]
-    reference: Callable[[Any], Any]
-    hard: Callable[[float], float]
-    forms: dict[str, str]  # method -> the formula it evaluates
-
-
-FUNCTIONS: dict[str, Function] = {
-    "sigmoid": Function(
+FUNCTIONS: dict[str, Pointwise] = {
+    "sigmoid": Pointwise(
         "sigmoid", "σ(x) = 1/(1 + e^(−x))", "H(x)", SIGMOID_METHODS, sigmoid_reference,
         unit_step, {"naive": "1/(1 + e^(−x))",
-                    "stable": "1/(1 + e^(−x)) if x ≥ 0 else e^x/(1 + e^x)"}),
-    "softplus": Function(
+                    "stable": "1/(1 + e^(−x)) if x ≥ 0 else e^x/(1 + e^x)"}, _EXP_SIGMOID),
+    "softplus": Pointwise(
         "softplus", "softplus(x) = log(1 + e^x)", "max(x, 0)", SOFTPLUS_METHODS,
         softplus_reference, relu, {"naive": "log(1 + e^x)",
-                                   "stable": "max(x, 0) + log1p(e^(−|x|))"}),
-    "log_sigmoid": Function(
+                                   "stable": "max(x, 0) + log1p(e^(−|x|))"}, _EXP_SOFTPLUS),
+    "log_sigmoid": Pointwise(
         "log_sigmoid", "log σ(x) = −softplus(−x)", "min(x, 0)", LOG_SIGMOID_METHODS,
         log_sigmoid_reference, neg_relu, {"naive": "log(1/(1 + e^(−x)))",
-                                          "stable": "min(x, 0) − log1p(e^(−|x|))"}),
+                                          "stable": "min(x, 0) − log1p(e^(−|x|))"},
+        _EXP_SIGMOID),
 }

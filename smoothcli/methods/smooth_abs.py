@@ -43,7 +43,7 @@ from functools import lru_cache
 from typing import Any, Callable
 
 from smoothcli.reference.exact import _add_exactly, converge, to_mpf
-from smoothcli.methods.sigmoid import PointTrace
+from smoothcli.methods.pointwise import Pointwise, PointTrace
 
 #: a = k|x| below which the stable form uses the expm1 branch (see the module docstring).
 SMALL = 4
@@ -201,3 +201,18 @@ def _max_at_prec(x, y, k):
 def smooth_max_reference(x, y, k) -> list:
     """The exact [smooth max with f_k, the seed's (1/k)·log(e^(kx) + e^(ky))]."""
     return converge(lambda: _max_at_prec(x, y, k))
+
+
+SMOOTH_ABS = Pointwise(
+    "smooth_abs", "f_k(x) = (2/k)·log cosh(kx/2)", "|x|", SMOOTH_ABS_METHODS,
+    smooth_abs_reference, abs, FORMS,
+    {"naive": "e^(kx)", "cosh": "cosh(kx/2)", "stable": "e^(−k|x|)"},
+    param="k", advice_order=("stable", "cosh", "naive"))
+
+SMOOTH_MAX2 = Pointwise(
+    "smooth_max2", "(x + y + f_k(x − y))/2", "max(x, y)", SMOOTH_MAX_METHODS,
+    smooth_max_reference, max,
+    {"abs_form": "(x + y + f_k(x − y))/2 (stable f_k)",
+     "lse_form": "(1/k)·LSE(kx, ky) − (log 2)/k (shifted LSE)"},
+    {"abs_form": "e^(−k|x − y|)", "lse_form": "e^(−k|x − y|)"},
+    arity=2, param="k", advice_order=("abs_form", "lse_form"))

@@ -343,7 +343,10 @@ def verdict_lines(ev: Any, v: Any) -> list[str]:
             head = f"{where(s)}: {status}"
             if ev.rows > 1:
                 which = "worst" if status == "inaccurate" else "first"
-                head += f" in {counts[status]} of {ev.rows} rows ({which}: row {i})"
+                if getattr(ev, "pointwise", False):
+                    head += f" at {counts[status]} of {ev.rows} points"
+                else:
+                    head += f" in {counts[status]} of {ev.rows} rows ({which}: row {i})"
             out.append(f"{head} — {v.reason(s, i)}")
             out.append(f"  advice: {v.advice(s, i)}")
     return out

@@ -16,11 +16,11 @@ from typing import Any, Iterator
 
 #: Every key of a row, in order (docs/json.md).
 ROW_KEYS = (
-    "row", "dtype", "method", "function", "temperature", "k",
+    "row", "dtype", "method", "function", "temperature", "k", "input", "x", "hard",
     "value", "reference", "reference_decimal", "reference_typed",
     "abs_error", "rel_error", "ulp_error", "bits",
     "abs_errors", "rel_errors", "ulp_errors", "element_bits",
-    "overflow", "underflow", "nan", "flushed_terms", "sumexp", "output_sum", "sum_error",
+    "overflow", "underflow", "nan", "flushed_terms", "sumexp", "exp", "output_sum", "sum_error",
     "inputs_changed", "inputs_overflowed", "max", "argmax", "ties", "gap", "upper", "inside",
     "bound", "error_u", "exceeds_bound", "bound_rule",
     "accumulation", "acc_dtype", "peer", "status", "reason", "advice")
@@ -35,9 +35,8 @@ FLAGS = ("overflow", "underflow", "nan")  # facts of a row; its status is judged
 
 
 def function_name(kind: str, series: Any) -> str:
-    if series.transform is not None and series.transform.name == "k":
-        return "smooth_max"
-    return kind
+    """The row's ``function``: the series' own (smooth_max for LSE at a k), else the plan's."""
+    return getattr(series, "function", "") or kind
 
 
 def where(series: Any) -> str:
@@ -47,6 +46,29 @@ def where(series: Any) -> str:
         tag = "T" if series.transform.name == "temperature" else "k"
         text += f" {tag}={series.param:g}"
     return text
+
+
+def point_input(ev: Any, q: int) -> str:
+    """Point ``q`` of a pointwise evaluation as given: the typed token ("37.43"), the value
+    read from a file, or the pair "(x, y)"."""
+    from smoothcli.engine.evaluate import point_location
+    from smoothcli.report.model import number_text
+
+    i, j = point_location(ev.plan, ev.batch, q)
+    b = ev.batch
+    if j is None:
+        if b.numbers is not None and i == 0:
+            return "(" + ", ".join(x.text for x in b.numbers) + ")"
+        return "(" + ", ".join(number_text(x) for x in b.data[i]) + ")"
+    if b.numbers is not None and i == 0:
+        return b.numbers[j].text
+    return number_text(b.data[i][j])
+
+
+def _opt(v: Any) -> Any:
+    """A float array entry as a float, or None where it does not apply (NaN)."""
+    v = float(v)
+    return None if math.isnan(v) else v
 
 
 def _num(v: Any) -> Any:
@@ -80,6 +102,8 @@ def row_dict(ev: Any, s: Any, i: int, typed: Any = None, bounds: Any = None,
         "function": function_name(ev.plan.kind, s),
         "temperature": s.param if t is not None and t.name == "temperature" else None,
         "k": s.param if t is not None and t.name == "k" else None,
+        "input": point_input(ev, i) if s.extras is not None else None,
+        "x": _opt(a["x"][i]), "hard": _opt(a["hard"][i]),
         "value": arr("value") if vector else float(a["value"][i]),
         "reference": arr("reference") if vector else float(a["reference"][i]),
         "reference_decimal": (el["reference_decimal"] if vector and el is not None else
@@ -91,7 +115,8 @@ def row_dict(ev: Any, s: Any, i: int, typed: Any = None, bounds: Any = None,
         "ulp_errors": arr("ulp_errors"), "element_bits": arr("element_bits"),
         "overflow": bool(a["overflow"][i]), "underflow": bool(a["underflow"][i]),
         "nan": bool(a["nan"][i]), "flushed_terms": int(a["flushed_terms"][i]),
-        "sumexp": float(a["sumexp"][i]),
+        "sumexp": float(a["sumexp"][i]), "exp": float(a["exp"][i])
+        if s.extras is not None and s.peer is None else None,
         "output_sum": float(a["output_sum"][i]) if vector else None,
         "sum_error": float(a["sum_error"][i]) if vector else None,
         "inputs_changed": int(a["changed_inputs"][i]),
@@ -102,7 +127,8 @@ def row_dict(ev: Any, s: Any, i: int, typed: Any = None, bounds: Any = None,
         "gap": None, "upper": None, "inside": None,
         "bound": float(a["bound"][i]), "error_u": float(a["error_u"][i]),
         "exceeds_bound": bool(a["exceeds_bound"][i]), "bound_rule": s.bound_rule[i],
-        "accumulation": accumulation_text(s), "acc_dtype": s.acc_dtype,
+        "accumulation": accumulation_text(s) if s.extras is None or s.peer else None,
+        "acc_dtype": s.acc_dtype if s.extras is None else None,
         "peer": peer_text(s),
         "status": verdicts.status(s, i), "reason": verdicts.reason(s, i),
         "advice": verdicts.advice(s, i)}
@@ -198,15 +224,23 @@ def problems(ev: Any, max_ulp: float | None, outside: dict | None = None,
                 out.append(f"{name}: {status} — {reason}")
             else:
                 which = "worst" if status == "inaccurate" else "first"
-                out.append(f"{name}: {status} in {count} of {R} rows ({which}: row {i}) — "
-                           f"{reason}")
+                out.append(f"{name}: {status} in {count} of {R} {unit(ev)} ({which}: "
+                           f"{unit(ev)[:-1]} {i}) — {reason}")
         if outside and outside.get(id(s)):
-            what = ("smooth max outside [max, max + log(n)/k]"
-                    if function_name(ev.plan.kind, s) == "smooth_max"
-                    else "LSE outside [max, max + log n]")
+            what = OUTSIDE.get(function_name(ev.plan.kind, s), "LSE outside [max, max + log n]")
             out.append(f"{name}: {what}" +
-                       ("" if R == 1 else f" in {outside[id(s)]} of {R} rows"))
+                       ("" if R == 1 else f" in {outside[id(s)]} of {R} {unit(ev)}"))
     return out
+
+
+#: What ``--check`` says of a row outside its function's bounds.
+OUTSIDE = {"smooth_max": "smooth max outside [max, max + log(n)/k]",
+           "smooth_abs": "f_k(x) outside [|x| − 2·log(2)/k, |x|]"}
+
+
+def unit(ev: Any) -> str:
+    """What the rows of an evaluation are: input rows, or the points of a pointwise function."""
+    return "points" if getattr(ev, "pointwise", False) else "rows"
 
 
 def accumulation_text(s: Any) -> str:

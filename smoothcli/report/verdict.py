@@ -247,6 +247,8 @@ def _typed(ev: Any, i: int, j: int, given: Any) -> str:
 
 def _reason(v: Verdicts, s: Any, i: int, code: int) -> str:
     ev = v.ev
+    if getattr(ev, "pointwise", False):
+        return _point_reason(v, s, i, code)
     f = s.format
     a = s.arrays
     kind = ev.plan.kind
@@ -364,3 +366,82 @@ def _value_text(s: Any, i: int) -> str:
     if s.vector:
         return f"worst element {ulps(s.arrays['ulp_error'][i])} ULP off"
     return show(s.arrays["value"][i], s.format)
+
+
+# --- reasons of pointwise functions (sigmoid family, smooth |x|, the smooth max of two) ------
+
+def point_text(ev: Any, s: Any, q: int) -> str:
+    """The point ``q`` as the user gave it: 'x = -12' (the typed token where there is one)."""
+    from smoothcli.methods.pointwise import pointwise
+    from smoothcli.report.rows import point_input
+
+    name = "x" if pointwise(ev.plan.kind).arity == 1 else "(x, y)"
+    return f"{name} = {point_input(ev, q)}"
+
+
+def _point_reason(v: Verdicts, s: Any, q: int, code: int) -> str:
+    from smoothcli.methods.pointwise import pointwise
+
+    ev, f, a = v.ev, s.format, s.arrays
+    spec = pointwise(s.function)
+    at = point_text(ev, s, q)
+    big = "inf" if f.has_inf else "NaN"
+    fmax = float(f.max_finite)
+    val, ref, e = float(a["value"][q]), float(a["reference"][q]), float(a["exp"][q])
+    eform = spec.exp_forms.get(s.method) if s.peer is None else None
+    p = f.precision
+    if code == UNDEFINED:
+        return f"at {at}: an input is NaN, so the exact value does not exist (NaN in, NaN out)"
+    if a["inputs_overflowed"][q]:
+        return (f"at {at}: the input is beyond {f.name}'s max {short(fmax, 8)}: it rounds to "
+                f"{big}")
+    exp_over = eform is not None and not math.isfinite(e)
+    lim = _thresholds(f.name)["largest_finite_x"]
+    over_text = (f"{eform} = {big} in {f.name} (its exp overflows above {short(lim, 17)})"
+                 if eform and eform.startswith("e^") else f"{eform} = {big} in {f.name}")
+    if code == OVERFLOW:
+        if abs(ref) > fmax:
+            return (f"at {at}: the exact value {short(ref, 8)} is beyond {f.name}'s max "
+                    f"{short(fmax, 8)}: no {f.name} value holds it")
+        if exp_over:
+            return f"at {at}: {over_text}, so the result is {show(val, f)}"
+        return f"at {at}: a step of the {s.method} method overflowed ({show(val, f)})"
+    if code == NAN:
+        if exp_over:
+            return (f"at {at}: {over_text}, and the {s.method} form turns it into NaN "
+                    f"(inf/inf or inf − inf)")
+        return f"at {at}: the result is NaN although the exact value {short(ref, 8)} is not"
+    bits, ulp = float(a["bits"][q]), float(a["ulp_error"][q])
+    if bits <= p / 2 and v.max_ulp is not None:
+        return f"at {at}: {ulps(ulp)} ULP > --max-ulp {v.max_ulp:g}"
+    lost = f"{bits:.1f} of {f.name}'s {p} significand bits are wrong"
+    off = f"{show(val, f)} is {ulps(ulp)} ULP from the exact {short(ref, 8)} ({lost})"
+    if exp_over:
+        return f"at {at}: {over_text}, so {off}"
+    if eform is not None and math.isfinite(e) and e > 0 and "1 + e" in _steps(spec, s.method):
+        one = f.np.type(1)
+        if one + f.np.type(e) == one:
+            return (f"at {at}: 1 + {eform} = 1 + {short(e, 3)} rounds to 1 in {f.name}, so "
+                    f"the term is lost: {off}")
+    if s.method == "cosh" and e == 1:
+        return f"at {at}: cosh(kx/2) rounds to 1 in {f.name}, so its log is 0: {off}"
+    if a["underflow"][q]:
+        return (f"at {at}: the result {show(val, f)} is 0 or subnormal in {f.name} although "
+                f"the exact {short(ref, 8)} is not ({lost})")
+    return f"at {at}: {off}"
+
+
+def _steps(spec: Any, method: str) -> tuple:
+    """The names of the intermediates a pointwise method records (evaluated on one point)."""
+    import numpy as np
+
+    key = (spec.name, method)
+    if key not in _STEPS:
+        x = np.array([1.0] * spec.arity, dtype=np.float64)
+        cols = tuple(x[j:j + 1] for j in range(spec.arity))
+        _STEPS[key] = tuple(spec.run(method, cols, np.float64(1.0) if spec.param else None
+                                     ).steps)
+    return _STEPS[key]
+
+
+_STEPS: dict = {}

@@ -1,0 +1,183 @@
+"""The report of a pointwise evaluation (sigmoid, softplus, log σ, the smooth |x|, the smooth max
+of two values): its JSON rows and summary, and the tables of the table view.
+
+The rows are the rows of the one row model (:mod:`smoothcli.report.rows`): one per (point,
+dtype, method[, k]), each with its status, reason and verified advice
+(:mod:`smoothcli.report.verdict`).  The compact view shows per point the value, its ULP error
+and status, the exact value once, and below the table the reason and the advice per
+(dtype, method) and status; ``--full`` adds every error, the computed exponential and the
+flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+from smoothcli.report.family import (WRAP, Live, changed_section, compact_changed_entries,
+                                     input_entries, input_object, peer_notes, verdict_lines)
+from smoothcli.report.model import Column, Report, Section
+from smoothcli.report.rows import Rows, problems, summary
+
+
+@dataclass
+class Part:
+    """One pointwise evaluation in a report, with what its command adds.
+
+    ``bounds``: per (point, id(series)) the (gap, upper, inside) of the function's bounds, and
+    ``outside`` the count per series of points outside them; ``columns(full)`` and
+    ``cells(series, point)``: the command's own columns (|x| − f_k, inside, ...) after the
+    standard ones."""
+
+    ev: Any
+    bounds: dict | None = None
+    outside: dict | None = None
+    columns: Callable[[bool], list[Column]] | None = None
+    cells: Callable[[Any, int], dict] | None = None
+    title: str | None = None
+    caption: str | None = None
+
+
+class _Chain:
+    """The JSON rows of several evaluations, one after the other (produced when iterated)."""
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+
+    def __iter__(self):
+        for rows in self.parts:
+            yield from rows
+
+    def __len__(self) -> int:
+        return sum(len(r) for r in self.parts)
+
+
+def build(command: str, parts: Sequence[Part], settings: Any, notes: Sequence[str] = (),
+          extra: dict | None = None, full: bool = False) -> Report:
+    """The Report of one or more pointwise evaluations of the same inputs (``smooth sigmoid
+    --softplus`` evaluates two functions); ``notes``: the command's notes (the answer line
+    per function is added)."""
+    from smoothcli.engine.evaluate import typed_points
+    from smoothcli.report.verdict import Verdicts
+
+    first = parts[0].ev
+    report = Report(command, [])
+    entries = input_entries(first)
+    report.extra = {"settings": settings.as_json(), "input": input_object(first),
+                    "inputs": entries, "inputs_changed": dict(first.changed)}
+    report.extra.update(extra or {})
+    report.wrap = None if full else WRAP
+    changed = (changed_section(entries, [f.name for f in first.plan.dtypes]) if full else
+               compact_changed_entries(entries, first.plan.dtypes))
+    report.sections = [changed] if changed is not None else []
+    lives, all_rows, answers = [], [], []
+    report.summary = []
+    for part in parts:
+        verdicts = Verdicts(part.ev)
+        typed = {k: float(v) for k, v in typed_points(part.ev).items()}
+        rows = Rows(part.ev, typed, part.bounds, verdicts)
+        all_rows.append(rows)
+        report.summary += summary(part.ev, part.outside, verdicts)
+        live = Live(verdicts)
+        report.sections.append(_section(part, live, full))
+        lives.append((part, rows, live))
+        answers.append(verdicts)
+    report.rows = _Chain(all_rows) if len(all_rows) > 1 else all_rows[0]
+    report.notes = [*notes, *(n for p in parts for n in peer_notes(p.ev)),
+                    "status: judged from the result (docs/verdicts.md)"]
+    for (part, rows, live), verdicts in zip(lives, answers):
+        live.answer_at = len(report.notes)
+        report.notes.append(_answer(part, verdicts, len(parts)))
+
+    def check(max_ulp: float | None) -> list[str]:
+        out: list[str] = []
+        report.summary = []
+        for part, rows, live in lives:
+            v = rows.verdicts
+            if max_ulp != v.max_ulp:  # --max-ulp turns rows beyond it inaccurate: judge again
+                v = Verdicts(part.ev, max_ulp)
+                rows.verdicts = v
+                live.update(v, report)
+                if live.answer_at is not None:
+                    report.notes[live.answer_at] = _answer(part, v, len(parts))
+            report.summary += summary(part.ev, part.outside, v)
+            out += problems(part.ev, max_ulp, part.outside, v)
+        return out
+
+    report.check = check
+    return report
+
+
+def _answer(part: Part, verdicts: Any, count: int) -> str:
+    from smoothcli.methods.pointwise import pointwise
+
+    text = verdicts.answer()
+    if count > 1:
+        text = text.replace("answer:", f"answer ({title_of(pointwise(part.ev.plan.kind))}):", 1)
+    return text
+
+
+def _section(part: Part, live: Any, full: bool) -> Section:
+    """The table of one evaluation: per point, per (dtype, method[, k]) one line."""
+    from smoothcli.methods.pointwise import pointwise
+    from smoothcli.reference.exact import decimal_text
+    from smoothcli.report.verdict import point_text
+
+    ev = part.ev
+    spec = pointwise(ev.plan.kind)
+    several_k = len({s.param for s in ev.series}) > 1
+    cols = [Column("input", "x" if spec.arity == 1 else "(x, y)"),
+            Column("hard", spec.hard_name, "value")]
+    if several_k:
+        cols.append(Column("k", "k", "value"))
+    cols += [Column("dtype", "dtype"), Column("method", "method"),
+             Column("value", title_of(spec), "value"), Column("ulp_error", "ULP err", "error")]
+    if full:
+        cols += [Column("reference", "reference", "reference"),
+                 Column("abs_error", "abs err", "error"), Column("rel_error", "rel err", "error"),
+                 Column("exp", "e (computed)", "value"), Column("flags", "flags", "flags")]
+    cols += part.columns(full) if part.columns is not None else []
+    cols.append(Column("status", "status", "status"))
+    if not full:
+        cols.append(Column("exact", "exact", "reference"))
+    table = []
+    seen: set = set()
+    for q in range(ev.rows):
+        for s in ev.series:
+            a = s.arrays
+            line: dict[str, Any] = {
+                "input": point_text(ev, s, q).split(" = ", 1)[1], "hard": a["hard"][q],
+                "k": s.param, "dtype": s.dtype, "method": s.method, "value": a["value"][q],
+                "ulp_error": a["ulp_error"][q], "reference": s.reference_decimal[q],
+                "abs_error": a["abs_error"][q], "rel_error": a["rel_error"][q],
+                "exp": a["exp"][q], "flags": [f for f in ("overflow", "underflow", "nan")
+                                              if a[f][q]],
+                "_digits": s.format.max_digits10}
+            key = (q, s.param, s.reference_decimal[q])  # each exact value once per point
+            ref = s.reference_mpf[q]
+            line["exact"] = "" if key in seen else (
+                decimal_text(ref, min(17, s.format.max_digits10 + 2)) if ref is not None
+                else s.reference_decimal[q])
+            seen.add(key)
+            if part.cells is not None:
+                line.update(part.cells(s, q))
+            line["status"] = live.status(line, s, q)
+            table.append(line)
+    heading = part.title or f"{spec.title}  vs  {spec.hard_name}"
+    if not several_k and ev.series and ev.series[0].param is not None:
+        heading += f", k = {ev.series[0].param:g}"
+    section = Section(heading, cols, table)
+    forms = "; ".join(f"{m}: {spec.forms[m]}" for m in ev.plan.methods if m in spec.forms)
+
+    def make_caption(v: Any) -> str | None:
+        return "\n".join(filter(None, [forms, part.caption, *verdict_lines(ev, v)])) or None
+
+    section.caption = make_caption(live.verdicts)
+    live.captions.append((section, make_caption))
+    return section
+
+
+def title_of(spec: Any) -> str:
+    """The value column's heading: the function's name as written."""
+    return {"sigmoid": "σ(x)", "softplus": "softplus", "log_sigmoid": "log σ(x)",
+            "smooth_abs": "f_k(x)", "smooth_max2": "smooth max"}.get(spec.name, spec.name)
