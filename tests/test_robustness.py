@@ -170,7 +170,7 @@ def test_metrics_reads_pipes_as_files():
     assert p.returncode == 0, p.stderr.decode()
     doc = json.loads(p.stdout)
     assert doc["n"] == 3
-    acc = next(r for r in doc["rows"] if r["metric"] == "accuracy")
+    acc = next(r for r in doc["rows"] if r["function"] == "accuracy")
     with mpmath.workprec(200):
         exact = (sigmoid_exact(1) + (1 - sigmoid_exact(-2)) + sigmoid_exact(0.5)) / 3
     assert acc["reference"] == float(exact)
@@ -422,7 +422,7 @@ def test_metrics_one_column_logits_are_binary(logits, labels):
     assert p.returncode == 0, p.stderr.decode()
     doc = json.loads(p.stdout)
     assert doc["task"] == "binary" and doc["n"] == 2
-    acc = next(r for r in doc["rows"] if r["metric"] == "accuracy")
+    acc = next(r for r in doc["rows"] if r["function"] == "accuracy")
     assert acc["reference"] == _binary_accuracy([1, 2], [0, 1])
 
 
@@ -434,7 +434,7 @@ def test_metrics_n_by_1_npy_logits(tmp_path):
             str(tmp_path / "y.npy"), "--dtype", "float64", "--json")
     assert p.returncode == 0, p.stderr.decode()
     doc = json.loads(p.stdout)
-    acc = next(r for r in doc["rows"] if r["metric"] == "accuracy")
+    acc = next(r for r in doc["rows"] if r["function"] == "accuracy")
     assert acc["reference"] == _binary_accuracy(x[:, 0], [1, 0, 0, 1])
     one_error_line(run("metrics", "--logits", str(tmp_path / "col.npy"), "--labels",
                        "1,0,0,1", "--task", "multiclass"), 2, "at least 2 logits")

@@ -13,9 +13,11 @@ they are when asked (``int_labels``), and refuses them for logits.
 Shapes: logits ``(n,)`` or ``(n, 1)`` are n binary logits (one column, e.g. ``"1;2"`` or a
 model's ``(n, 1)`` output); ``(n, C)`` with C >= 2 is a multi-class batch.
 
-JSON: one row per (dtype, k, metric[, method]) with ``dtype``, ``k``, ``metric``, ``method``,
-``hard``, ``soft``, ``reference`` (null when undefined, with the reason in ``undefined``),
-``abs_error``, ``rel_error``, ``ulp_error`` and the flags.
+The metrics are evaluated by the one engine (:func:`smoothcli.engine.evaluate.evaluate` on a
+:class:`~smoothcli.engine.sources.Dataset`); JSON rows are rows of the one row model, one per
+(dtype, k, method, metric) with ``function`` the metric's name, ``hard`` its hard value (null
+when undefined), and a status (``undefined`` when the exact metric does not exist), reason and
+verified advice.
 """
 
 from __future__ import annotations
@@ -28,50 +30,15 @@ from typing import Any, Sequence
 
 from smoothcli.commands._common import Settings
 from smoothcli.core.errors import InputError
-from smoothcli.measure.errors import errors
-from smoothcli.measure.flags import pointwise_flags
-from smoothcli.methods.metrics import (BINARY_METRICS, MULTICLASS_METRICS, UNDEFINED, binary_computed,
-                               binary_hard, binary_reference, multiclass_computed,
-                               multiclass_hard, multiclass_reference)
 from smoothcli.core.numbers import Number, parse_number
-from smoothcli.reference.exact import decimal_text
-from smoothcli.report.family import WRAP
-from smoothcli.report.model import Column, Report, Section, flag_names
 from smoothcli.core.rounding import round_number
+from smoothcli.report.model import Report
 
 FILE_SUFFIXES = (".npy", ".txt", ".csv")
+#: Why a hard metric has no value while its smooth form has one.
+HARD_UNDEFINED = {"precision": "no sample predicted positive, Σ H(s) = 0",
+                  "f1": "Σt + Σ H(s) = 0"}
 TASKS = ("auto", "binary", "multiclass")
-
-
-@dataclass
-class MetricRow:
-    """One metric for one k in one (dtype, method): hard, smooth as computed, exact."""
-
-    dtype: str
-    k: float  # k as rounded to the dtype
-    metric: str
-    method: str
-    task: str  # binary | multiclass
-    hard: float | None  # σ → H (binary), softmax → hardmax (multi-class); None: undefined
-    soft: float | None  # computed in the dtype; None when the exact value is undefined
-    reference: float | None  # the exact smooth value; None when undefined
-    reference_decimal: str | None
-    abs_error: float | None
-    rel_error: float | None
-    ulp_error: float | None
-    overflow: bool
-    underflow: bool
-    nan: bool
-    undefined: str | None  # why hard / soft / reference is null, if any is
-
-    def problems(self, max_ulp: float | None) -> list[str]:
-        where = f"{self.dtype} {self.method} k={self.k:g} {self.metric}"
-        out = [f"{where}: {f}" for f in ("overflow", "underflow", "nan") if getattr(self, f)]
-        u = self.ulp_error
-        if max_ulp is not None and u is not None and not self.nan and not math.isnan(u) \
-                and u > max_ulp:
-            out.append(f"{where}: {u:.3g} ULP > --max-ulp {max_ulp:g}")
-        return out
 
 
 # --- input -------------------------------------------------------------------------------------
@@ -292,16 +259,18 @@ MAX_LOGITS = 1 << 20
 
 def metrics_report(logits: Grid, labels: Grid, ks: Sequence[Number], settings: Settings,
                    task: str = "auto", full: bool = False) -> Report:
-    """Every metric for every k and (dtype, method) of ``settings``; ``full``: every column
-    instead of the compact view."""
-    import numpy as np
+    """Every metric for every k and (dtype, method) of ``settings``, through the one engine;
+    ``full``: every column instead of the compact view."""
+    from smoothcli.engine.evaluate import Plan, Transform, evaluate
+    from smoothcli.engine.sources import Dataset
+    from smoothcli.report.metrics import section
+    from smoothcli.report.pointwise import Part, build
 
     if logits.size == 0:
         raise InputError("--logits: empty batch")
     if logits.size > MAX_LOGITS:
         raise InputError(f"--logits: {logits.size:,} logits are more than the {MAX_LOGITS:,} "
-                         "smooth metrics evaluates (its exact reference is computed sample by "
-                         "sample, about 0.1 ms each per dtype); evaluate a sample of the batch")
+                         "smooth metrics evaluates; evaluate a sample of the batch")
     kind = _task(logits, task)
     if kind == "binary":
         if len(logits.shape) == 2:  # (n, 1): one logit per sample, as a column
@@ -317,141 +286,26 @@ def metrics_report(logits: Grid, labels: Grid, ks: Sequence[Number], settings: S
         if classes < 2:
             raise InputError("--task multiclass needs at least 2 logits per sample")
         y = _class_labels(labels, n, classes)
-    rows: list[MetricRow] = []
-    cache: dict[tuple, Any] = {}
-    names = BINARY_METRICS if kind == "binary" else MULTICLASS_METRICS
-    for fmt in settings.dtypes:
-        x = logits.rounded(fmt)
-        xs = x.astype(np.float64)
-        if not np.isfinite(xs).all():
-            i = int(np.flatnonzero(~np.isfinite(xs.reshape(-1)))[0])
-            bad = float(xs.reshape(-1)[i])  # a Python float: 'inf', not 'np.float64(inf)'
-            raise InputError(f"--logits: value {i} is {bad!r} in {fmt.name}: "
-                             "logits must be finite (and within the dtype's range)")
-        flat = xs.reshape(-1).tolist()
-        hard = binary_hard(flat, y) if kind == "binary" else multiclass_hard(xs.tolist(), y)
-        t = np.array(y, dtype=np.float64).astype(fmt.np)
-        for kn in ks:
-            kd = round_number(kn, fmt)
-            if kd == 0 or not math.isfinite(kd):
-                raise InputError(f"--k {kn.text} is {kd!r} in {fmt.name}: k must stay finite "
-                                 "and > 0 there")
-            key = (kind, kd, tuple(flat), tuple(y))
-            if key not in cache:
-                cache[key] = (binary_reference(flat, y, kd) if kind == "binary" else
-                              multiclass_reference(xs.tolist(), y, kd))
-            ref = cache[key]
-            k = fmt.np.type(kd)
-            for method in settings.methods:
-                if kind == "binary":
-                    got = binary_computed(x, t, k, method, settings.accumulation, fmt.has_inf)
-                else:
-                    got = multiclass_computed(x, y, k, method, settings.accumulation,
-                                              fmt.has_inf)
-                for name in names:
-                    rows.append(_row(fmt, kd, name, method, kind, hard[name], got[name],
-                                     ref[name]))
+    data = Dataset(logits, y, kind, f"{logits.source} / {labels.source}")
+    plan = Plan("metrics", list(settings.dtypes), list(settings.methods),
+                settings.accumulation, transforms=[Transform("k", k) for k in ks],
+                keep_plain=False)
+    ev = evaluate(plan, data)
     positives = sum(y) if kind == "binary" else None
-    notes = _notes(kind, settings, rows, positives)
-    report = Report("metrics", rows, (_sections if full else _compact_sections)(
-                        rows, settings, names),
-                    notes,
-                    {"settings": settings.as_json(), "task": kind, "n": n,
-                     "classes": classes, "positives": positives,
-                     "k": [float(k.exact) for k in ks],
-                     "logits": logits.source, "labels": labels.source})
-    report.wrap = None if full else WRAP
-    return report
+    notes = _notes(kind, settings, positives)
+    for name, why in HARD_UNDEFINED.items():
+        if any(s.function == name and math.isnan(s.arrays["hard"][0]) and
+               not math.isnan(s.arrays["reference"][0]) for s in ev.series):
+            notes.append(f"hard {name}: undefined — {why}")
+    return build("metrics", [Part(ev)], settings, notes,
+                 {"task": kind, "n": n, "classes": classes, "positives": positives,
+                  "k": [float(k.exact) for k in ks], "logits": logits.source,
+                  "labels": labels.source,
+                  "reference_method": {d: dict(c) for d, c in ev.reference_kinds.items()}},
+                 full, section)
 
 
-def _row(fmt, kd: float, name: str, method: str, kind: str, hard: Any, got: Any,
-         ref: Any) -> MetricRow:
-    reasons = []
-    if ref is None:
-        reasons.append(UNDEFINED.get(name, "undefined"))
-    elif hard is None:
-        reasons.append("hard: " + {"precision": "no sample predicted positive, Σ H(s) = 0",
-                                   "f1": "Σt + Σ H(s) = 0"}.get(name, "undefined"))
-    if ref is None:
-        return MetricRow(fmt.name, kd, name, method, kind, hard, None, None, None, None, None,
-                         None, False, False, False, "; ".join(reasons) or None)
-    v = got.value
-    err = errors(v, ref, fmt)
-    # overflow of an intermediate is passed as an infinite "step"; the flush rule and the NaN
-    # rule are pointwise_flags' own.
-    fl = pointwise_flags(0.0, [], [math.inf] if got.overflow else [], v, ref, fmt)
-    underflow = fl.underflow or (got.zero_denominator and not fl.overflow)
-    return MetricRow(fmt.name, kd, name, method, kind, hard, v, float(ref), decimal_text(ref),
-                     err.abs_error, err.rel_error, err.ulp_error, fl.overflow, underflow,
-                     fl.nan, "; ".join(reasons) or None)
-
-
-def _sections(rows: list[MetricRow], settings: Settings, names: Sequence[str]) -> list[Section]:
-    digits = {f.name: f.max_digits10 for f in settings.dtypes}
-    order = {m: i for i, m in enumerate(names)}
-    cols = [Column("metric", "metric"), Column("k", "k", "value"), Column("dtype", "dtype"),
-            Column("method", "method"), Column("hard", "hard", "text"),
-            Column("soft", "smooth", "value"), Column("reference", "reference", "reference"),
-            Column("abs_error", "abs err", "error"), Column("ulp_error", "ULP err", "error"),
-            Column("flags", "flags", "flags"), Column("undefined", "undefined", "text")]
-    table = [{"metric": r.metric, "k": r.k, "dtype": r.dtype, "method": r.method,
-              "hard": "—" if r.hard is None else repr(r.hard), "soft": r.soft,
-              "reference": r.reference_decimal if r.reference_decimal else "undefined",
-              "abs_error": r.abs_error, "ulp_error": r.ulp_error, "flags": flag_names(r),
-              "undefined": r.undefined or "", "_digits": digits.get(r.dtype, 17)}
-             for r in sorted(rows, key=lambda r: (order[r.metric], r.k))]
-    return [Section("hard vs smooth metrics over the batch", cols, table,
-                    "— : undefined (the reason is in the last column)")]
-
-
-def _compact_sections(rows: list[MetricRow], settings: Settings,
-                      names: Sequence[str]) -> list[Section]:
-    """The default view: per (metric, k, dtype, method) the hard value, the smooth value, its ULP
-    error and flags (or "undefined"), and the exact smooth value once; the reasons below."""
-
-    digits = {f.name: f.max_digits10 for f in settings.dtypes}
-    order = {m: i for i, m in enumerate(names)}
-    cols = [Column("metric", "metric"), Column("k", "k", "value"), Column("dtype", "dtype"),
-            Column("method", "method"), Column("hard", "hard", "text"),
-            Column("soft", "smooth", "value"), Column("ulp_error", "ULP err", "error"),
-            Column("flags", "flags", "flags"), Column("exact", "exact", "reference")]
-    table = []
-    reasons: dict[str, str] = {}
-    for r in sorted(rows, key=lambda r: (order[r.metric], r.k)):
-        flags = flag_names(r) + (["undefined"] if r.undefined else [])
-        if r.undefined:
-            reasons.setdefault(r.metric, r.undefined)
-        table.append({"metric": r.metric, "k": r.k, "dtype": r.dtype, "method": r.method,
-                      "hard": "—" if r.hard is None else _short(r.hard),
-                      "soft": r.soft, "ulp_error": r.ulp_error, "flags": flags,
-                      "exact": r.reference_decimal or "—", "_digits": digits.get(r.dtype, 17),
-                      "group": (r.metric, r.k)})
-    exact_once(table, "group")
-    title = "hard vs smooth metrics over the batch"
-    if len({r.k for r in rows}) == 1:  # one k: said once in the title
-        cols = [c for c in cols if c.key != "k"]
-        title += f", k = {rows[0].k:g}"
-    if len(settings.methods) == 1:
-        cols = [c for c in cols if c.key != "method"]
-        title += f", method {settings.methods[0]}"
-    caption = "\n".join([f"{m}: undefined — {why}" for m, why in reasons.items()] + [
-        "--full: every column (abs error, the hard value in full, why a value is undefined); "
-        "--json: every field"])
-    return [Section(title, cols, table, caption)]
-
-
-def exact_once(table: list[dict], group: str) -> None:
-    """Blank a table's ``exact`` cells that repeat the one above them for the same ``group``
-    value (the compact view shows each exact value once)."""
-    seen: set = set()
-    for line in table:
-        key = (line[group], line["exact"])
-        if key in seen:
-            line["exact"] = ""
-        seen.add(key)
-
-
-def _notes(kind: str, settings: Settings, rows: list[MetricRow], positives) -> list[str]:
+def _notes(kind: str, settings: Settings, positives) -> list[str]:
     notes = []
     if kind == "binary":
         notes += [
@@ -491,9 +345,3 @@ def _notes(kind: str, settings: Settings, rows: list[MetricRow], positives) -> l
                  "by n in the dtype of the sum (a strict float16 sum of values ≤ 1 stalls at "
                  "2048: use --sum pairwise or --acc float32 for large batches)")
     return notes
-
-
-def _short(v: float) -> str:
-    """A hard metric to 6 significant digits, marked as a float (the compact view)."""
-    text = format(v, ".6g")
-    return text + ".0" if text.lstrip("-").isdigit() else text

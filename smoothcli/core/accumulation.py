@@ -96,10 +96,12 @@ class Accumulation:
             return out.reshape(np.shape(value)) if np.ndim(value) else out[0]
         return np.asarray(value).astype(dtype) if np.ndim(value) else dtype.type(value)
 
-    def sum(self, terms, ws=None):
+    def sum(self, terms, ws=None, axis=None):
         """Sum a 1-D numpy array of terms by this rule, in the accumulation dtype of their
         dtype (the terms' own dtype unless ``acc`` is wider).  ``ws``: the engine's workspace,
-        whose buffer then holds the partial sums of the sequential rule."""
+        whose buffer then holds the partial sums of the sequential rule.  ``axis=-1``: each row
+        of a C-contiguous 2-D array by the same rule (numpy's pairwise reduction of a
+        contiguous row is the one it applies to a 1-D array)."""
         import numpy as np
 
         acc = self.acc_dtype(terms.dtype.name)
@@ -107,6 +109,13 @@ class Accumulation:
             from smoothcli.core.formats import FORMATS
 
             terms = terms.astype(FORMATS[acc].np)  # exact: every term is a value of acc
+        if axis is not None:
+            if terms.shape[-1] == 0:
+                return np.zeros(terms.shape[:-1], dtype=terms.dtype)
+            terms = np.ascontiguousarray(terms)
+            if self.order == SEQUENTIAL:
+                return np.add.accumulate(terms, axis=-1)[..., -1]
+            return np.add.reduce(terms, axis=-1, dtype=terms.dtype)
         if terms.size == 0:
             return terms.dtype.type(0)
         if self.order == SEQUENTIAL:

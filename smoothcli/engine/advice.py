@@ -72,6 +72,11 @@ def _methods(kind: str, own: str) -> list[str]:
         spec = pointwise(kind)
         available = spec.methods
         order = [*spec.advice_order, *(m for m in available if m not in spec.advice_order)]
+    elif kind == "metrics":
+        from smoothcli.methods.metrics import METHOD_NAMES
+
+        available = dict.fromkeys(METHOD_NAMES)
+        order = ["stable", *(m for m in METHOD_NAMES if m != "stable")]
     else:
         available = SOFTMAX_METHODS if kind == "softmax" else LSE_METHODS
         order = [m for m in ORDER[kind] if m in available]
@@ -118,7 +123,8 @@ def first_ok(ev: Any, s: Any, i: int, is_ok: Callable[[Any, Any], bool]
             continue
         ev2 = _run(ev, s, i, dtype, acc, ms)
         for m in ms:
-            s2 = next((x for x in ev2.series if x.method == m), None)
+            s2 = next((x for x in ev2.series if x.method == m and x.function == s.function),
+                      None)
             if s2 is None:
                 continue
             parts = []

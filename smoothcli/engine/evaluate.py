@@ -48,7 +48,7 @@ THREADS = 2
 #: Show a progress bar (on a terminal only) when a batch has at least this many elements.
 PROGRESS_MIN_ELEMENTS = 1 << 20
 
-LSE, SOFTMAX = "lse", "softmax"
+LSE, SOFTMAX, METRICS = "lse", "softmax", "metrics"
 
 
 @dataclass(frozen=True)
@@ -210,6 +210,8 @@ def evaluate(plan: Plan, batch: Batch, progress: bool | None = None,
 
     if is_pointwise(plan.kind):
         return _evaluate_points(plan, batch)
+    if plan.kind == METRICS:
+        return _evaluate_metrics(plan, batch)
     check_row_length(batch.n, batch.source)
     if plan.transforms and batch.n > TRANSFORM_MAX_N:
         which = "--temperature" if plan.transforms[0].name == "temperature" else "--k"
@@ -624,6 +626,82 @@ def _evaluate_points(plan: Plan, batch: Batch) -> Evaluation:
                     s.reference_mpf[q] = ref
                 series.append(s)
     return Evaluation(plan, batch, series, kinds, changed_total, failures, points=P)
+
+
+# --- metrics over a dataset ---------------------------------------------------------------
+
+def _evaluate_metrics(plan: Plan, data: Any) -> Evaluation:
+    """The hard and smooth metrics of :mod:`smoothcli.methods.metrics` over a
+    :class:`~smoothcli.engine.sources.Dataset`: one Series (of one row) per (dtype, k, method,
+    metric), ``function`` the metric's name.  The same stages: the logits rounded once per
+    dtype and multiplied by k in it; every method in the dtype (sums by ``plan.acc``); the exact
+    metrics of the dtype's logits and k (:func:`smoothcli.reference.metrics.metrics_reference`,
+    one per distinct rounded batch), the exact errors and bits, and the flags."""
+    import numpy as np
+
+    from smoothcli.measure.bounds import bits
+    from smoothcli.measure.errors import errors
+    from smoothcli.measure.flags import pointwise_flags
+    from smoothcli.methods import metrics as M
+    from smoothcli.reference.exact import to_float
+    from smoothcli.reference.metrics import good_enough, metrics_reference, reference_text
+
+    binary = data.task == "binary"
+    names = M.BINARY_METRICS if binary else M.MULTICLASS_METRICS
+    y = data.labels
+    series: list[Series] = []
+    cache: dict = {}
+    kinds: dict[str, dict[str, int]] = {f.name: {} for f in plan.dtypes}
+    for f in plan.dtypes:
+        x = data.logits.rounded(f)
+        xs = x.astype(np.float64)
+        if not np.isfinite(xs).all():
+            i = int(np.flatnonzero(~np.isfinite(xs.reshape(-1)))[0])
+            bad = float(xs.reshape(-1)[i])  # a Python float: 'inf', not 'np.float64(inf)'
+            raise InputError(f"--logits: value {i} is {bad!r} in {f.name}: "
+                             "logits must be finite (and within the dtype's range)")
+        hard = M.binary_hard(xs.tolist(), y) if binary else M.multiclass_hard(xs.tolist(), y)
+        t = np.array(y, dtype=np.float64).astype(f.np)
+        for tr in plan.transforms:
+            kd = tr.param(f)
+            key = (xs.tobytes(), xs.shape, kd)  # dtypes whose rounded logits agree share it
+            ref = cache.get(key)
+            if ref is None or (ref.bounds and not good_enough(ref, f)):
+                ref = cache[key] = metrics_reference(xs, y, kd, binary, f)
+            label = ref.kind
+            kinds[f.name][label] = kinds[f.name].get(label, 0) + 1
+            k = f.np.type(kd)
+            for m in plan.methods:
+                got = (M.binary_computed(x, t, k, m, plan.acc, f.has_inf) if binary else
+                       M.multiclass_computed(x, y, k, m, plan.acc, f.has_inf))
+                for name in names:
+                    s = Series(1, f, m, tr, kd, False, plan.acc, False)
+                    s.function = name
+                    a = s.arrays
+                    h = hard[name]
+                    a["hard"][0] = math.nan if h is None else h
+                    exact = ref.values[name]
+                    c = got[name]
+                    a["value"][0] = c.value
+                    if exact is None:  # the metric does not exist (a zero denominator)
+                        s.reference_decimal[0] = ""
+                        series.append(s)
+                        continue
+                    err = errors(c.value, exact, f)
+                    # an intermediate's overflow is passed as an infinite step; the flush and
+                    # NaN rules are pointwise_flags' own
+                    fl = pointwise_flags(0.0, [], [math.inf] if c.overflow else [], c.value,
+                                         exact, f)
+                    a["overflow"][0], a["nan"][0] = fl.overflow, fl.nan
+                    a["underflow"][0] = fl.underflow or (c.zero_denominator and not fl.overflow)
+                    a["reference"][0] = to_float(exact)
+                    a["abs_error"][0], a["rel_error"][0], a["ulp_error"][0] = (
+                        err.abs_error, err.rel_error, err.ulp_error)
+                    a["bits"][0] = bits(c.value, exact, f)
+                    s.reference_decimal[0] = reference_text(ref, name)
+                    s.reference_mpf[0] = exact
+                    series.append(s)
+    return Evaluation(plan, data, series, kinds, {f.name: 0 for f in plan.dtypes}, [])
 
 
 def typed_points(ev: Evaluation) -> dict:

@@ -14,6 +14,7 @@ can be given beside the reference of each dtype's rounded inputs.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Sequence
 
@@ -74,3 +75,31 @@ def exact_row(batch: Batch, i: int) -> list | None:
         return None
     return [x.exact if x.exact is not None else x.special for x in batch.numbers]
 
+
+
+@dataclass
+class Dataset:
+    """The inputs of ``smooth metrics``: logits (n binary logits, or n rows of C classes) and
+    their labels, evaluated as one batch (the metrics are sums over all samples, so the whole
+    dataset is the engine's single row).  ``logits`` rounds itself to a dtype
+    (``logits.rounded(fmt)``: an array of the dtype, shape (n,) or (n, C))."""
+
+    logits: Any
+    labels: list  # 0/1 (binary) or class indices
+    task: str  # binary | multiclass
+    source: str = "metrics"
+    kind, stored, axis = "dataset", "decimal", -1
+    numbers = None
+    exact_fixes: dict = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return 1
+
+    @property
+    def n(self) -> int:
+        return len(self.labels)
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.logits.shape)

@@ -182,20 +182,26 @@ def binary_reference(s: Sequence[float], t: Sequence[int], k: float) -> dict[str
 
 
 def binary_hard(s: Sequence[float], t: Sequence[int]) -> dict[str, float | None]:
-    """The metrics with the unit step H(s) in place of σ(s), exactly (None when undefined)."""
-    h = [Fraction(1) if v > 0 else Fraction(1, 2) if v == 0 else Fraction(0) for v in s]
-    n = len(s)
-    tp = sum((hi for hi, ti in zip(h, t) if ti), Fraction(0))
-    sh = sum(h, Fraction(0))
-    st = sum(t)
+    """The metrics with the unit step H(s) in place of σ(s), exactly (None when undefined).
+
+    H takes the values 0, ½ and 1, so every sum is a count of halves: the counts are exact
+    integers (numpy, vectorised) and the ratios exact Fractions."""
+    import numpy as np
+
+    s = np.asarray(s, dtype=np.float64)
+    pos = np.asarray(t, dtype=bool)
+    n = s.size
+    h2 = np.where(s > 0, 2, np.where(s == 0, 1, 0))  # 2·H(s), an integer
+    tp = Fraction(int(h2[pos].sum()), 2)
+    sh = Fraction(int(h2.sum()), 2)
+    st = int(pos.sum())
     fp = sh - tp
-    fn = sum((1 - hi for hi, ti in zip(h, t) if ti), Fraction(0))
-    acc = sum(((1 - hi) if not ti else hi for hi, ti in zip(h, t)), Fraction(0)) / n
+    fn = Fraction(int((2 - h2[pos]).sum()), 2)
+    acc = (tp + Fraction(int((2 - h2[~pos]).sum()), 2)) / n
     # bce with H: −log H for t = 1, −log(1 − H) for t = 0: 0 when right, log 2 at s = 0, inf when
     # wrong — the k → ∞ limit of bce(k·s) is +inf as soon as one sample is misclassified.
-    probs = [hi if ti else 1 - hi for hi, ti in zip(h, t)]
-    bce = math.inf if any(p == 0 for p in probs) else \
-        sum(1 for p in probs if p == Fraction(1, 2)) * math.log(2) / n
+    p2 = np.where(pos, h2, 2 - h2)  # 2·(the probability given to the right class)
+    bce = math.inf if (p2 == 0).any() else int((p2 == 1).sum()) * math.log(2) / n
     return {"tp": float(tp), "fp": float(fp), "fn": float(fn), "accuracy": float(acc),
             "accuracy_loss": float(1 - acc),
             "precision": float(tp / sh) if sh else None,
@@ -208,45 +214,44 @@ def binary_hard(s: Sequence[float], t: Sequence[int]) -> dict[str, float | None]
 def multiclass_computed(x, y: Sequence[int], k, method: str, acc: Accumulation,
                         has_inf: bool = True) -> dict[str, Computed]:
     """accuracy, accuracy_loss and cross-entropy of logits ``x`` (n × C array of the dtype)
-    scaled by ``k``, labels ``y`` (class indices), by ``method``."""
+    scaled by ``k``, labels ``y`` (class indices), by ``method``; every sample's row at once
+    (each row's sums by ``acc``'s rule, as a per-row loop would)."""
     import numpy as np
 
     dt = x.dtype
-    big = False
-    zero_den = False
-    p_y, loss_i, ce_i = [], [], []
+    rows = np.arange(x.shape[0])
+    yi = np.asarray(y, dtype=np.int64)
     with np.errstate(all="ignore"):
         z = k * x
-        big |= _any_big(z, has_inf)
-        for row, yi in zip(z, y):
-            if method == "naive":
-                terms = np.exp(row)
-                S = acc.sum(terms)
-                w = S.dtype.type
-                p_y.append(_round(acc, w(terms[yi]) / S, dt))
-                ce_i.append(_round(acc, np.log(S) - w(row[yi]), dt))
-            else:
-                kmax = int(np.argmax(row))
-                m = row[kmax] if np.isfinite(row[kmax]) else dt.type(0)
-                terms = np.exp(row - m)
-                S = acc.sum(terms)
-                w = S.dtype.type
-                p_y.append(_round(acc, w(terms[yi]) / S, dt))
-                others = terms.copy()
-                others[yi] = 0
-                loss_i.append(_round(acc, acc.sum(others) / S, dt))
-                tail = terms.copy()
-                tail[kmax] = 0
-                ce_i.append(_round(acc, w(m - row[yi]) + np.log1p(acc.sum(tail)), dt))
-            big |= _any_big(terms, has_inf) or _any_big(S, has_inf)
-            zero_den |= float(S) == 0
-        P = np.array(p_y, dtype=dt)
+        big = _any_big(z, has_inf)
+        if method == "naive":
+            terms = np.exp(z)
+            S = acc.sum(terms, axis=-1)
+            p_y = _round(acc, terms[rows, yi].astype(S.dtype) / S, dt)
+            ce_i = _round(acc, np.log(S) - z[rows, yi].astype(S.dtype), dt)
+        else:
+            kmax = np.argmax(z, axis=1)
+            m = z[rows, kmax]
+            m = np.where(np.isfinite(m), m, dt.type(0)).astype(dt)
+            terms = np.exp(z - m[:, None])
+            S = acc.sum(terms, axis=-1)
+            p_y = _round(acc, terms[rows, yi].astype(S.dtype) / S, dt)
+            others = terms.copy()
+            others[rows, yi] = 0
+            loss_i = _round(acc, acc.sum(others, axis=-1) / S, dt)
+            tail = terms.copy()
+            tail[rows, kmax] = 0
+            ce_i = _round(acc, (m - z[rows, yi]).astype(S.dtype) +
+                          np.log1p(acc.sum(tail, axis=-1)), dt)
+        big = big or _any_big(terms, has_inf) or _any_big(S, has_inf)
+        zero_den = bool((S.astype(np.float64) == 0).any())
+        P = np.asarray(p_y, dtype=dt)
         A = acc.sum(P)
-        n = A.dtype.type(len(p_y))
+        n = A.dtype.type(len(yi))
         accuracy = A / n
         loss = A.dtype.type(1) - accuracy if method == "naive" else \
-            acc.sum(np.array(loss_i, dtype=dt)) / n
-        ce = acc.sum(np.array(ce_i, dtype=dt)) / n
+            acc.sum(np.asarray(loss_i, dtype=dt)) / n
+        ce = acc.sum(np.asarray(ce_i, dtype=dt)) / n
     return {"accuracy": Computed(_finish(acc, accuracy, dt), big, zero_den),
             "accuracy_loss": Computed(_finish(acc, loss, dt), big, zero_den),
             "cross_entropy": Computed(_finish(acc, ce, dt), big, zero_den)}
@@ -279,14 +284,17 @@ def multiclass_reference(x: Sequence[Sequence[float]], y: Sequence[int], k: floa
 
 def multiclass_hard(x: Sequence[Sequence[float]], y: Sequence[int]) -> dict[str, float]:
     """Hard accuracy with a tie split evenly between the tied classes; CE of the hard
-    prediction (inf as soon as one sample is wrong)."""
-    preds = []
-    for row, yi in zip(x, y):
-        top = max(row)
-        tied = [j for j, v in enumerate(row) if v == top]
-        preds.append(Fraction(1, len(tied)) if yi in tied else Fraction(0))
-    n = len(x)
-    acc = sum(preds, Fraction(0)) / n
-    ce = math.inf if any(p == 0 for p in preds) else \
-        math.fsum(math.log(1 / p) for p in preds) / n
+    prediction (inf as soon as one sample is wrong).  Exact: the accuracy is Σ 1/c_i over the
+    right samples (c_i tied classes), summed as Fractions per distinct c."""
+    import numpy as np
+
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    tied = x == x.max(axis=1, keepdims=True)
+    counts = tied.sum(axis=1)
+    right = tied[np.arange(n), np.asarray(y, dtype=np.int64)]
+    cs, per = np.unique(counts[right], return_counts=True)
+    acc = sum((Fraction(int(k), int(c)) for c, k in zip(cs, per)), Fraction(0)) / n
+    ce = math.inf if not right.all() else \
+        math.fsum(int(k) * math.log(int(c)) for c, k in zip(cs, per)) / n
     return {"accuracy": float(acc), "accuracy_loss": float(1 - acc), "cross_entropy": ce}

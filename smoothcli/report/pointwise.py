@@ -53,33 +53,40 @@ class _Chain:
 
 
 def build(command: str, parts: Sequence[Part], settings: Any, notes: Sequence[str] = (),
-          extra: dict | None = None, full: bool = False) -> Report:
-    """The Report of one or more pointwise evaluations of the same inputs (``smooth sigmoid
-    --softplus`` evaluates two functions); ``notes``: the command's notes (the answer line
-    per function is added)."""
+          extra: dict | None = None, full: bool = False,
+          section: Callable[[Part, Any, bool], Section] | None = None) -> Report:
+    """The Report of one or more evaluations of the same inputs (``smooth sigmoid --softplus``
+    evaluates two functions); ``notes``: the command's notes (the answer line per function is
+    added); ``section(part, live, full)``: the table of a part (default: one line per point,
+    and the inputs rounding changed above)."""
     from smoothcli.engine.evaluate import typed_points
     from smoothcli.report.verdict import Verdicts
 
     first = parts[0].ev
     report = Report(command, [])
-    entries = input_entries(first)
-    report.extra = {"settings": settings.as_json(), "input": input_object(first),
-                    "inputs": entries, "inputs_changed": dict(first.changed)}
-    report.extra.update(extra or {})
+    report.extra = {"settings": settings.as_json()}
     report.wrap = None if full else WRAP
-    changed = (changed_section(entries, [f.name for f in first.plan.dtypes]) if full else
-               compact_changed_entries(entries, first.plan.dtypes))
-    report.sections = [changed] if changed is not None else []
+    report.sections = []
+    if section is None:
+        section = _section
+        entries = input_entries(first)
+        report.extra.update({"input": input_object(first), "inputs": entries,
+                             "inputs_changed": dict(first.changed)})
+        changed = (changed_section(entries, [f.name for f in first.plan.dtypes]) if full else
+                   compact_changed_entries(entries, first.plan.dtypes))
+        report.sections += [changed] if changed is not None else []
+    report.extra.update(extra or {})
     lives, all_rows, answers = [], [], []
     report.summary = []
     for part in parts:
         verdicts = Verdicts(part.ev)
-        typed = {k: float(v) for k, v in typed_points(part.ev).items()}
+        typed = ({k: float(v) for k, v in typed_points(part.ev).items()}
+                 if part.ev.pointwise else {})
         rows = Rows(part.ev, typed, part.bounds, verdicts)
         all_rows.append(rows)
         report.summary += summary(part.ev, part.outside, verdicts)
         live = Live(verdicts)
-        report.sections.append(_section(part, live, full))
+        report.sections.append(section(part, live, full))
         lives.append((part, rows, live))
         answers.append(verdicts)
     report.rows = _Chain(all_rows) if len(all_rows) > 1 else all_rows[0]

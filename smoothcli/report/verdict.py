@@ -195,6 +195,9 @@ class Verdicts:
                 [s for s in self.ev.series if s.dtype == f.name]
             if not mine:
                 continue
+            if kind == "metrics":  # a method answers for every metric it computes
+                parts.append(self._metrics_answer(f, mine))
+                continue
             good = [s for s in mine if not self.codes[id(s)].any()]
             if len(good) == len(mine):
                 parts.append(f"{f.name}: every method shown is ok")
@@ -216,6 +219,27 @@ class Verdicts:
             else:
                 parts.append(f"{f.name}: use {c.label}" + _library(kind, c.method))
         return "answer: " + "; ".join(parts)
+
+
+    def _metrics_answer(self, f: Any, mine: list) -> str:
+        import numpy as np
+
+        methods: dict[str, list] = {}
+        for s in mine:
+            methods.setdefault(s.method, []).append(s)
+
+        def fine(ss):  # ok, or no value to compute (undefined)
+            return all(np.isin(self.codes[id(s)], (OK, UNDEFINED)).all() for s in ss)
+
+        good = [m for m, ss in methods.items() if fine(ss)]
+        if len(good) == len(methods):
+            return f"{f.name}: every method shown is ok"
+        if good:
+            return f"{f.name}: use {good[0]}"
+        bad = next(s for s in mine if not np.isin(self.codes[id(s)], (OK, UNDEFINED)).all())
+        code = max(int(c) for c in self.codes[id(bad)] if c != UNDEFINED)
+        text, c = self._advised(bad, code)
+        return f"{f.name}: {text}" if c is None else f"{f.name}: use {c.label}"
 
 
 def _library(kind: str, method: str) -> str:
@@ -249,6 +273,8 @@ def _reason(v: Verdicts, s: Any, i: int, code: int) -> str:
     ev = v.ev
     if getattr(ev, "pointwise", False):
         return _point_reason(v, s, i, code)
+    if ev.plan.kind == "metrics":
+        return _metric_reason(v, s, code)
     f = s.format
     a = s.arrays
     kind = ev.plan.kind
@@ -445,3 +471,47 @@ def _steps(spec: Any, method: str) -> tuple:
 
 
 _STEPS: dict = {}
+
+
+# --- reasons of the metrics ------------------------------------------------------------------
+
+#: Why a metric has no exact value: the denominator that vanishes.
+METRIC_UNDEFINED = {
+    "precision": "Σσ(s) = 0: no sample has any weight on the positive class",
+    "recall": "there are no positive labels (Σt = 0), so recall = Σσt/Σt = 0/0",
+    "f1": "Σt + Σσ(s) = 0",
+}
+
+
+def _metric_reason(v: Verdicts, s: Any, code: int) -> str:
+    f, a = s.format, s.arrays
+    name = s.function
+    val, ref = float(a["value"][0]), float(a["reference"][0])
+    acc = s.acc_dtype
+    if code == UNDEFINED:
+        return METRIC_UNDEFINED.get(name, "the exact value does not exist")
+    if code == OVERFLOW:
+        return (f"k·s, an exponential or a sum over the batch overflowed {f.name} (max "
+                f"{short(float(f.max_finite), 8)}), so {name} = {show(val, f)} against the exact "
+                f"{short(ref, 8)}")
+    if code == UNDERFLOW:
+        return (f"a denominator (Σσ(s) or Σ exp) was computed as 0 or subnormal in {acc}, so "
+                f"{name} = {show(val, f)} against the exact {short(ref, 8)}")
+    if code == NAN:
+        if name == "bce" and s.method == "naive":
+            return (f"σ(s) or 1 − σ(s) rounded to 0 in {f.name}, so log gives -inf and "
+                    f"0·(−inf) = NaN in the naive bce; the exact bce is {short(ref, 8)}")
+        return f"{name} is NaN although the exact value {short(ref, 8)} is not"
+    bits, u = float(a["bits"][0]), float(a["ulp_error"][0])
+    p = f.precision
+    if bits <= p / 2 and v.max_ulp is not None:
+        return f"{ulps(u)} ULP > --max-ulp {v.max_ulp:g}"
+    lost = f"{bits:.1f} of {f.name}'s {p} significand bits are wrong"
+    off = f"{show(val, f)} is {ulps(u)} ULP from the exact {short(ref, 8)} ({lost})"
+    if name == "accuracy_loss" and s.method == "naive":
+        return f"1 − accuracy cancels when the accuracy is close to 1: {off}"
+    n = v.ev.batch.n
+    if acc in ("float16", "bfloat16") and s.order == "sequential" and n > 2 ** (p - 1):
+        return (f"the Σ over {n:,} samples ran left to right in {acc}: once the running sum "
+                f"passes 2^{p} each added term ≤ 1 is rounded away; {off}")
+    return off
