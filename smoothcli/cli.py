@@ -87,7 +87,7 @@ Acc = Annotated[Optional[str], typer.Option(
     "row's dtype [default: the row's own dtype].", metavar="DTYPE", show_default=False)]
 Peer = Annotated[Optional[List[str]], typer.Option(
     "--peer", help="Also show what another library returns for the same inputs and dtype: "
-    "scipy or torch (must be importable; repeatable).", show_default=False)]
+    "scipy, torch or jax (must be importable; repeatable).", show_default=False)]
 Sum = Annotated[str, typer.Option(
     "--sum", help="How sums accumulate: 'pairwise' (what numpy's np.sum does: pairwise, "
     "float16 partial sums in float32; bfloat16/float8 left to right in the dtype) or "
@@ -435,15 +435,19 @@ SharpK = Annotated[Optional[List[str]], typer.Option(
     show_default=False)]
 
 
-def _plain_settings(dtype, method, methods, default=None, sum_order="pairwise", acc=None):
-    """Settings for sigmoid, abs and metrics: their own method names, no peers."""
+def _plain_settings(dtype, method, methods, default=None, sum_order="pairwise", acc=None,
+                    peer=None):
+    """Settings for sigmoid, abs and metrics: their own method names."""
     from smoothcli.core.accumulation import get_accumulation
     from smoothcli.commands._common import Settings
     from smoothcli.core.formats import resolve_dtypes
     from smoothcli.methods.registry import resolve_methods
 
+    from smoothcli.engine.peers import resolve_peers
+
     names = resolve_methods(method, methods) if method else list(default or methods)
-    return Settings(resolve_dtypes(dtype), names, get_accumulation(sum_order, acc))
+    return Settings(resolve_dtypes(dtype), names, get_accumulation(sum_order, acc),
+                    resolve_peers(peer))
 
 
 def _sharpness(k):
@@ -462,7 +466,7 @@ def sigmoid(ctx: typer.Context, values: Values = None,
                 "--log-sigmoid", help="Also log σ(x) = −softplus(−x), the smooth min(x, 0).")]
             = False,
             dtype: Dtype = None, method: PointMethod = None, json: Json = False,
-            check: Check = False, max_ulp: MaxUlp = None,
+            check: Check = False, max_ulp: MaxUlp = None, peer: Peer = None,
             chart: Annotated[bool, typer.Option(
                 "--chart", help="Also draw the unit step H(x) beside σ(kx) for k = 1, 2, 5 "
                 "(no values needed).")] = False,
@@ -479,7 +483,8 @@ def sigmoid(ctx: typer.Context, values: Values = None,
         drawn = chart or png or svg  # the chart needs no values
         numbers = _values(ctx, values) if (values or not drawn) else []
         if numbers:
-            report = sigmoid_report(numbers, _plain_settings(dtype, method, SIGMOID_METHODS),
+            report = sigmoid_report(numbers, _plain_settings(dtype, method, SIGMOID_METHODS,
+                                                             peer=peer),
                                     resolve_functions(softplus, log_sigmoid), full=full)
         else:
             from smoothcli.report.model import Report

@@ -155,7 +155,8 @@ class Series:
         return self.arrays[key]
 
 
-PEER_NAMES = ("scipy", "torch")
+#: The libraries ``--peer`` can call: their rows are not methods.
+from smoothcli.engine.peers import PEERS as PEER_NAMES  # noqa: E402 - a light module
 
 
 @dataclass

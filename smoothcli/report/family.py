@@ -354,13 +354,19 @@ def verdict_lines(ev: Any, v: Any) -> list[str]:
 
 def peer_notes(ev: Any) -> list[str]:
     """What each --peer row called, and the peers that refused a dtype."""
-    from smoothcli.engine.peers import _WHAT
+    from smoothcli.engine.peers import describe, function_name
     from smoothcli.report.rows import accumulation_text
 
-    out = [f"--peer {s.method} ({s.dtype}): {accumulation_text(s)}" for s in ev.series
-           if s.peer is not None and s.transform is None]
-    out += [f"--peer {peer}: {_WHAT[peer, ev.plan.kind]} on {dtype} failed: {what[:160]}"
-            for peer, dtype, what in ev.peer_failures]
+    out = []
+    for s in ev.series:
+        if s.peer is None or s.transform is not None or (ev.rows > 1 and s is not next(
+                x for x in ev.series if x.method == s.method and x.dtype == s.dtype)):
+            continue
+        inside = describe(s.method, ev.plan.kind, s.dtype)
+        out.append(f"--peer {s.method} ({s.dtype}): {accumulation_text(s)}" +
+                   (f"; {inside}" if inside else ""))
+    out += [f"--peer {peer}: {function_name(peer, ev.plan.kind)} on {dtype} failed: "
+            f"{what[:160]}" for peer, dtype, what in ev.peer_failures]
     return out
 
 
