@@ -44,6 +44,8 @@ from pathlib import Path
 
 N = 262_144
 ROWS = 64
+METRIC_SAMPLES = 100_000
+SHORT_ROWS = 20_000
 HERE = Path(__file__).resolve().parent
 
 
@@ -66,6 +68,11 @@ def _generate(out: Path) -> tuple[Path, Path]:
     row_path, batch_path = out / "row.npy", out / "batch.npy"
     np.save(batch_path, batch)
     np.save(row_path, batch[0])
+    # smooth metrics: 100,000 binary samples (logits and 0/1 labels); many short rows: 200 ×
+    # 20,000 float32 logits read along axis 0 (20,000 rows of 200)
+    np.save(out / "logits.npy", rng.standard_normal(METRIC_SAMPLES) * 3.0)
+    np.save(out / "labels.npy", (rng.random(METRIC_SAMPLES) < 0.4).astype(np.int64))
+    np.save(out / "short_rows.npy", rng.standard_normal((200, SHORT_ROWS)).astype(np.float32))
     return row_path, batch_path
 
 
@@ -177,6 +184,10 @@ def main() -> None:
     r["help"] = measure("help", [smooth, "--help"], args.runs)
     r["lse_cold"] = measure("lse_cold", [smooth, "lse", "710", "12", "--dtype", "float16"],
                             args.runs)
+    r["lse12_cold"] = measure("lse12_cold", [smooth, "lse", "1", "2"], args.runs)
+    r["metrics_100k"] = measure("metrics_100k", [
+        smooth, "metrics", "--logits", str(args.out / "logits.npy"), "--labels",
+        str(args.out / "labels.npy")], args.runs)
     r["row_lse"] = measure("row_lse", [smooth, "lse", "--file", str(row)], args.runs)
     r["row_softmax"] = measure("row_softmax", [smooth, "softmax", "--file", str(row)],
                                args.runs)
@@ -185,6 +196,8 @@ def main() -> None:
     if not args.quick:
         r["batch_softmax"] = measure("batch_softmax", [smooth, "softmax", "--file", str(batch)],
                                      args.batch_runs)
+        r["short_rows_softmax"] = measure("short_rows_softmax", [
+            smooth, "softmax", "--file", str(args.out / "short_rows.npy"), "--axis", "0"], 1)
     if args.memory:
         big = args.out / "row1e7.npy"
         subprocess.run([py, "-c", "import numpy as np; np.save(%r, (np.random.default_rng(1)"
@@ -219,6 +232,9 @@ def targets(r: dict, mp: dict) -> list[dict]:
         {"target": "smooth --help ≤ 0.6 × bare import",
          "value": r["help"]["median_s"] / base, "limit": 0.6, "unit": "×"},
     ]
+    out.append({"target": "metrics, 100,000 binary samples, 3 dtypes ≤ 3 × cold smooth lse 1 2",
+                "value": r["metrics_100k"]["median_s"] / r["lse12_cold"]["median_s"],
+                "limit": 3.0, "unit": "×"})
     for name in ("row_lse", "row_softmax"):
         out.append({"target": f"{name}: full report ≤ 1.5 × cold smooth lse 710 12",
                     "value": r[name]["median_s"] / cold, "limit": 1.5, "unit": "×"})
