@@ -516,6 +516,36 @@ def abs_(ctx: typer.Context, values: Values = None, k: SharpK = None, dtype: Dty
          json, check, max_ulp)
 
 
+@app.command("grad", context_settings=NUMBERS)
+def grad(ctx: typer.Context,
+         function: Annotated[str, typer.Argument(
+             help="sigmoid, softplus, log-sigmoid, abs (the smooth |x|, with --k) or max (its "
+             "subgradient conventions).", show_default=False)],
+         values: Values = None, k: SharpK = None, dtype: Dtype = None,
+         method: Annotated[Optional[List[str]], typer.Option(
+             "--method", help="naive, stable; abs also cosh, tanh; max: first, split, all, "
+             "argmax (repeatable or comma-separated) [default: all].",
+             show_default=False)] = None,
+         json: Json = False, check: Check = False, max_ulp: MaxUlp = None,
+         full: Annotated[bool, typer.Option(
+             "--full", help="Show every column (abs / rel error, the computed exponential, the "
+             "flags) instead of the compact view of value, ULP error, status and the exact "
+             "value.")] = False) -> None:
+    """Derivatives as autodiff computes them from each form, against the exact derivative."""
+    from smoothcli.commands.grad import grad_report, methods_of, resolve
+
+    def build():
+        name = resolve(function)
+        if name == "max":
+            from smoothcli.commands.grad_max import grad_max_report
+
+            return grad_max_report(_values(ctx, values), k, dtype, method)
+        return grad_report(name, _values(ctx, values), _sharpness(k) if k else None,
+                           _plain_settings(dtype, method, methods_of(name)), full=full)
+
+    emit(build, json, check, max_ulp)
+
+
 @app.command()
 def metrics(
         logits: Annotated[Optional[str], typer.Option(
@@ -577,6 +607,10 @@ EXAMPLES = {
                 "smooth sigmoid --chart"],
     "abs": ["smooth abs -1 0.5 --k 10",
             "smooth abs 3 5 --method stable"],
+    "grad": ["smooth grad sigmoid 37.43 --dtype float64",
+             "smooth grad softplus -100 0 100 --dtype float32",
+             "smooth grad abs 1e-6 3 --k 10 --method naive,stable",
+             "smooth grad max 1000 1000.2 3 --dtype float16,float64"],
     "metrics": ["smooth metrics --logits 2.5,-1,0.3 --labels 1,0,1",
                 "smooth metrics --logits '2,1,0;0,3,1' --labels 0,1 --dtype bf16 --acc float32"],
 }

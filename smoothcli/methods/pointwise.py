@@ -45,6 +45,9 @@ class Pointwise:
     arity: int = 1  # values per point
     param: str | None = None  # "k" when the function has a sharpness
     advice_order: tuple[str, ...] = ("stable",)  # methods tried first as fixes
+    # (method, its PointTrace at one point, the FloatFormat) -> what went wrong there in words,
+    # or None; read by the reasons (smoothcli.report.verdict) before their generic account
+    explain: Callable[[str, PointTrace, Any], str | None] | None = None
 
     def run(self, method: str, columns: tuple, param: Any = None) -> PointTrace:
         fn = self.methods[method]
@@ -83,4 +86,7 @@ def _registry() -> dict[str, Pointwise]:
         _REGISTRY.update(FUNCTIONS)
         _REGISTRY[SMOOTH_ABS.name] = SMOOTH_ABS
         _REGISTRY[SMOOTH_MAX2.name] = SMOOTH_MAX2
+        from smoothcli.methods.gradients import GRADIENTS
+
+        _REGISTRY.update(GRADIENTS)
     return _REGISTRY

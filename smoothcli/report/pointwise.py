@@ -187,4 +187,6 @@ def _section(part: Part, live: Any, full: bool) -> Section:
 def title_of(spec: Any) -> str:
     """The value column's heading: the function's name as written."""
     return {"sigmoid": "σ(x)", "softplus": "softplus", "log_sigmoid": "log σ(x)",
-            "smooth_abs": "f_k(x)", "smooth_max2": "smooth max"}.get(spec.name, spec.name)
+            "smooth_abs": "f_k(x)", "smooth_max2": "smooth max", "sigmoid_grad": "σ′(x)",
+            "softplus_grad": "softplus′(x)", "log_sigmoid_grad": "(log σ)′(x)",
+            "smooth_abs_grad": "f_k′(x)"}.get(spec.name, spec.name)

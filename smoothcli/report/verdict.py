@@ -425,14 +425,19 @@ def _point_reason(v: Verdicts, s: Any, q: int, code: int) -> str:
     lim = _thresholds(f.name)["largest_finite_x"]
     over_text = (f"{eform} = {big} in {f.name} (its exp overflows above {short(lim, 17)})"
                  if eform and eform.startswith("e^") else f"{eform} = {big} in {f.name}")
+    why = _explained(spec, s, q)
     if code == OVERFLOW:
         if abs(ref) > fmax:
             return (f"at {at}: the exact value {short(ref, 8)} is beyond {f.name}'s max "
                     f"{short(fmax, 8)}: no {f.name} value holds it")
+        if why:
+            return f"at {at}: {why}, so the result is {show(val, f)}"
         if exp_over:
             return f"at {at}: {over_text}, so the result is {show(val, f)}"
         return f"at {at}: a step of the {s.method} method overflowed ({show(val, f)})"
     if code == NAN:
+        if why:
+            return f"at {at}: {why}; the exact value is {short(ref, 8)}"
         if exp_over:
             return (f"at {at}: {over_text}, and the {s.method} form turns it into NaN "
                     f"(inf/inf or inf − inf)")
@@ -442,6 +447,8 @@ def _point_reason(v: Verdicts, s: Any, q: int, code: int) -> str:
         return f"at {at}: {ulps(ulp)} ULP > --max-ulp {v.max_ulp:g}"
     lost = f"{bits:.1f} of {f.name}'s {p} significand bits are wrong"
     off = f"{show(val, f)} is {ulps(ulp)} ULP from the exact {short(ref, 8)} ({lost})"
+    if why:
+        return f"at {at}: {why}: {off}"
     if exp_over:
         return f"at {at}: {over_text}, so {off}"
     if eform is not None and math.isfinite(e) and e > 0 and "1 + e" in _steps(spec, s.method):
@@ -455,6 +462,19 @@ def _point_reason(v: Verdicts, s: Any, q: int, code: int) -> str:
         return (f"at {at}: the result {show(val, f)} is 0 or subnormal in {f.name} although "
                 f"the exact {short(ref, 8)} is not ({lost})")
     return f"at {at}: {off}"
+
+
+def _explained(spec: Any, s: Any, q: int) -> str | None:
+    """The function's own words for point ``q`` of series ``s`` (``Pointwise.explain``: the
+    gradient forms name the backward step that lost the value), or None.  The method is run
+    again on that one point, in the dtype, to read its intermediates."""
+    if spec.explain is None or s.peer is not None or spec.arity != 1:
+        return None
+    import numpy as np
+
+    x = np.array([s.arrays["x"][q]]).astype(s.format.np)
+    trace = spec.run(s.method, (x,), None if s.param is None else s.format.np.type(s.param))
+    return spec.explain(s.method, trace, s.format)
 
 
 def _steps(spec: Any, method: str) -> tuple:

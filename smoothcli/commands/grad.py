@@ -1,0 +1,116 @@
+"""``smooth grad FUNCTION X...``: the derivative of a smooth function as autodiff computes it
+from each forward form (naive, stable, ...), in every dtype, against the exact derivative.
+
+The derivatives are pointwise functions of the one engine (:mod:`smoothcli.methods.gradients`):
+one row of the row model per (x, dtype, method[, k]) with status, reason and verified advice, so
+``--json``, ``--check``, ``--max-ulp`` and ``--full`` work as for ``smooth sigmoid``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from smoothcli.commands._common import Settings
+from smoothcli.core.errors import InputError
+from smoothcli.core.numbers import Number
+from smoothcli.report.model import Report
+
+#: FUNCTION as typed -> the pointwise derivative evaluated.
+FUNCTIONS = {"sigmoid": "sigmoid_grad", "softplus": "softplus_grad",
+             "log-sigmoid": "log_sigmoid_grad", "abs": "smooth_abs_grad"}
+ALIASES = {"log_sigmoid": "log-sigmoid", "logsigmoid": "log-sigmoid", "sigma": "sigmoid"}
+#: Accepted names whose gradients are not evaluated yet.
+NOT_YET = ("lse", "softmax", "log-softmax", "cross-entropy")
+#: Exact, no rounding question: handled by :mod:`smoothcli.commands.grad_max`.
+SUBGRADIENTS = ("max",)
+
+
+def resolve(function: str) -> str:
+    """The FUNCTION argument's canonical name (sigmoid, softplus, log-sigmoid, abs, max)."""
+    key = function.strip().lower()
+    key = ALIASES.get(key, key)
+    if key in FUNCTIONS or key in SUBGRADIENTS:
+        return key
+    if key in NOT_YET or key.replace("_", "-") in NOT_YET:
+        raise InputError(f"grad {key.replace('_', '-')}: not yet (grad takes "
+                         f"{', '.join([*FUNCTIONS, *SUBGRADIENTS])})")
+    raise InputError(f"unknown function {function!r} for grad (choose from "
+                     f"{', '.join([*FUNCTIONS, *SUBGRADIENTS])})")
+
+
+def methods_of(function: str) -> dict:
+    """The methods of FUNCTION's derivative (for ``--method``)."""
+    from smoothcli.methods.pointwise import pointwise
+
+    return pointwise(FUNCTIONS[function]).methods
+
+
+#: Per function: the notes that say what each method computes and which conventions it takes.
+NOTES = {
+    "sigmoid": [
+        "σ′(x) = σ(x)·(1 − σ(x)) = σ(x)·σ(−x); H′(x) = 0 away from 0 and has no value at 0",
+        "naive: σ·(1 − σ) from σ = 1/(1 + e^(−x)), what torch's and jax's sigmoid backward "
+        "compute from the forward σ: once σ(x) rounds to 1, 1 − σ = 0 (float64: x > 36.7; "
+        "jax#40385: σ′(37.43) = 0 in float64, exactly 5.5e-17)",
+        "stable: σ(x)·σ(−x) with each σ by the sign branch, so the small factor is "
+        "e^(−|x|)/(1 + e^(−|x|)), never 1 − (something ≈ 1)"],
+    "softplus": [
+        "softplus′(x) = σ(x), the smooth step; the hard max(x, 0) has derivative H(x)",
+        "naive: autograd of log(1 + e^x) is (1/(1 + e^x))·e^x, and e^x = inf makes it "
+        "0·inf = NaN (float32: x > 88.72)",
+        "stable: autograd of max(x, 0) + log1p(e^(−|x|)) is H(x) − sign(x)·e^(−|x|)/(1 + "
+        "e^(−|x|)); at x = 0 it depends on the subgradient conventions: ½ with max's tie "
+        "split (torch.maximum, jnp.maximum: ½) and torch's abs′(0) = 0 (shown here); 0 with "
+        "relu′(0) = 0 or with jax's abs′(0) = +1; −½ with jax.nn.relu and jax's abs"],
+    "log-sigmoid": [
+        "(log σ)′(x) = σ(−x) = 1 − σ(x); the hard min(x, 0) has derivative 1 − H(x)",
+        "naive: autograd of log(1/(1 + e^(−x))) is −((1/σ)·(−σ²))·e^(−x): σ² underflows to 0 "
+        "for very negative x (float64: x < −372.6) and the gradient is 0; past the overflow of "
+        "e^(−x) it is inf·0 = NaN",
+        "stable: autograd of min(x, 0) − log1p(e^(−|x|)) is 1 − H(x) + sign(x)·e^(−|x|)/(1 + "
+        "e^(−|x|)), with the conventions of softplus (½ at 0)"],
+    "abs": [
+        "f_k′(x) = tanh(kx/2) for f_k(x) = (2/k)·log cosh(kx/2) (smooth abs); |x|′ = sign(x)",
+        "naive: autograd of (2/k)·log(1 + e^(kx)) − x − (2/k)·log 2 is 2e^(kx)/(1 + e^(kx)) − 1 "
+        "(as ((2/k)/(1 + e^(kx)))·e^(kx)·k − 1): it cancels near 0 and is 0·inf = NaN once "
+        "e^(kx) overflows",
+        "cosh: autograd of (2/k)·log cosh(kx/2) is sinh/cosh: 0·inf = NaN once cosh overflows",
+        "tanh: numpy's tanh(kx/2); stable: sign(x)·(−expm1(−k|x|))/(2 + expm1(−k|x|))"],
+}
+
+#: The compact view's pointer to the full tables.
+FULL_HINT = "--full: every column (abs / rel error, the computed exponential, the flags); " \
+            "--json: every field"
+
+
+def grad_report(function: str, numbers: Sequence[Number], ks: Sequence[Number] | None,
+                settings: Settings, full: bool = False) -> Report:
+    """The derivative of ``function`` (sigmoid, softplus, log-sigmoid, abs) at every x, for
+    every (dtype, method[, k])."""
+    from smoothcli.engine.evaluate import Plan, Transform, evaluate
+    from smoothcli.engine.sources import arguments
+    from smoothcli.methods.pointwise import pointwise
+    from smoothcli.report.pointwise import Part, build
+
+    kind = FUNCTIONS[function]
+    spec = pointwise(kind)
+    transforms = []
+    if spec.param:
+        from smoothcli.core.numbers import parse_number
+
+        ks = list(ks or [parse_number("1")])
+        transforms = [Transform("k", k) for k in ks]
+    elif ks:
+        raise InputError(f"--k applies to grad abs (the sharpness of f_k), not to grad "
+                         f"{function}")
+    ev = evaluate(Plan(kind, list(settings.dtypes), list(settings.methods),
+                       transforms=transforms), arguments(numbers))
+    title = f"{spec.title}  vs  {spec.hard_name}"
+    extra = {"function": function, "derivative": kind}
+    if spec.param:
+        extra["k"] = [float(k.exact) for k in ks]
+    report = build("grad", [Part(ev, title=title)], settings, NOTES[function], extra, full)
+    if not full:
+        last = report.sections[-1]
+        last.caption = "\n".join(filter(None, [last.caption, FULL_HINT]))
+    return report

@@ -1,0 +1,254 @@
+"""``smooth grad``: derivatives as autodiff computes them from each form, against exact ones.
+
+Oracles: the derivative is taken by ``mpmath.diff`` of the *function* as written — σ(x) =
+1/(1 + e^(−x)), softplus(x) = log(1 + e^x), log σ(x) = −log(1 + e^(−x)), f_k(x) = (2/k)·log
+cosh(kx/2) — at high precision (the tool uses analytic derivatives inside a Ziv loop).  The
+failures of the naive forms are predicted from the format (numpy in the dtype, exact reasoning
+on the thresholds), never read from smoothcli.
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+import pytest
+
+import oracle
+from oracle import num
+
+NP = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
+DIFF_DPS = 120
+
+
+def sigma(t):
+    return 1 / (1 + mpmath.exp(-t))
+
+
+def softplus(t):
+    return mpmath.log(1 + mpmath.exp(t))
+
+
+def log_sigma(t):
+    return -mpmath.log(1 + mpmath.exp(-t))
+
+
+def smooth_abs(k):
+    return lambda t: 2 / mpmath.mpf(k) * mpmath.log(mpmath.cosh(mpmath.mpf(k) * t / 2))
+
+
+FUNCTION = {"sigmoid": sigma, "softplus": softplus, "log-sigmoid": log_sigma}
+
+
+def derivative(f, x, dps: int = DIFF_DPS) -> mpmath.mpf:
+    """f'(x) by mpmath's numerical differentiation at ``dps`` digits (x a float: exact)."""
+    with mpmath.workdps(dps):
+        return mpmath.diff(f, mpmath.mpf(x))
+
+
+def rows(doc):
+    return {(r["dtype"], r["method"], r["input"], r["k"]): r for r in doc["rows"]}
+
+
+# --- jax#40385 ----------------------------------------------------------------------------------
+
+def test_jax_40385_sigmoid_grad_at_37_43_float64(smooth_json, smooth):
+    """σ'(37.43) computed as σ(1 − σ) is 0 in float64 while σ(x)·σ(−x) is right (≈ 5.5e-17)."""
+    x = oracle.round_to(Fraction("37.43"), np.float64)
+    exact = derivative(sigma, x)
+    assert float(exact) == pytest.approx(5.5508e-17, rel=1e-4)
+    # the format: e^(−37.43) < 2^-53 (half an ULP of 1), so 1 + e^(−x) and σ round to 1
+    assert float(mpmath.exp(-mpmath.mpf(x))) < 2.0 ** -53
+    s = np.float64(1) / (np.float64(1) + np.exp(-np.float64(x)))
+    assert s == 1.0 and s * (1 - s) == 0.0
+
+    doc = smooth_json("grad", "sigmoid", "37.43", "--dtype", "float64", expect_exit=0)
+    got = rows(doc)
+    naive = got["float64", "naive", "37.43", None]
+    stable = got["float64", "stable", "37.43", None]
+    for r in (naive, stable):
+        assert r["function"] == "sigmoid_grad"
+        assert r["x"] == x
+        assert r["reference"] == oracle.nearest_float(exact)
+        assert oracle.decimal_is_correct(r["reference_decimal"], exact)
+        assert r["hard"] == 0.0  # H'(x) = 0 away from 0
+    assert num(naive["value"]) == 0.0
+    assert naive["status"] == "inaccurate"
+    assert "rounds to 1" in naive["reason"] and "1 − σ(x) = 0" in naive["reason"]
+    assert naive["advice"].startswith("use --method stable") and "verified" in naive["advice"]
+    assert stable["status"] == "ok" and stable["advice"] is None
+    assert oracle.ulp_error(num(stable["value"]), exact, np.float64) <= 1
+    # the advice is true: --method stable passes --check, the naive row fails it
+    r = smooth_json("grad", "sigmoid", "37.43", "--dtype", "float64", "--check",
+                    expect_exit=1)
+    assert any("float64 naive: inaccurate" in p for p in r["problems"])
+    smooth_json("grad", "sigmoid", "37.43", "--dtype", "float64", "--method", "stable",
+                "--check", expect_exit=0)
+    table = smooth("grad", "sigmoid", "37.43", "--dtype", "float64")
+    assert table.exit_code == 0 and "inaccurate" in table.stdout
+    assert "use --method stable" in table.stdout
+
+
+# --- every row against mpmath.diff of the function ---------------------------------------------
+
+XS = ["-800", "-400", "-40", "-12", "-4.6", "-0.1", "0", "1e-8", "3", "12", "37.43", "40", "800"]
+
+
+@pytest.mark.parametrize("function", ["sigmoid", "softplus", "log-sigmoid"])
+def test_every_row_against_mpmath_diff(smooth_json, function):
+    doc = smooth_json("grad", function, *XS)
+    got = rows(doc)
+    assert len(got) == 3 * 2 * len(XS)
+    cache: dict = {}
+    for (dt, method, text, _), row in got.items():
+        npdt = NP[dt]
+        x = oracle.round_to(Fraction(text), npdt)
+        assert row["x"] == x
+        if x not in cache:  # |x| = 800 needs > 350 digits to see e^-800 next to 1
+            cache[x] = derivative(FUNCTION[function], x, 500 if abs(x) > 100 else DIFF_DPS)
+        exact = cache[x]
+        assert row["reference"] == oracle.nearest_float(exact), (dt, method, text)
+        assert oracle.decimal_is_correct(row["reference_decimal"], exact), (dt, method, text)
+        want = oracle.expected_errors(num(row["value"]), exact, npdt)
+        for k in ("abs_error", "rel_error", "ulp_error"):
+            assert oracle.close(row[k], want[k]), (dt, method, text, k, row[k], want[k])
+        if method == "stable":  # accurate everywhere: a few roundings, no overflow
+            assert row["ulp_error"] <= 2, (dt, text, row["ulp_error"])
+            assert row["status"] == "ok", (dt, text, row["reason"])
+        hard = {"sigmoid": math.nan if x == 0 else 0.0,
+                "softplus": 0.0 if x < 0 else (0.5 if x == 0 else 1.0),
+                "log-sigmoid": 1.0 if x < 0 else (0.5 if x == 0 else 0.0)}[function]
+        assert (row["hard"] is None) if math.isnan(hard) else row["hard"] == hard
+
+
+@pytest.mark.parametrize("k", ["1", "10"])
+def test_smooth_abs_grad_against_mpmath_diff(smooth_json, k):
+    xs = ["-30", "-3", "-1e-3", "0", "1e-8", "0.5", "3", "30", "800"]
+    doc = smooth_json("grad", "abs", *xs, "--k", k)
+    got = rows(doc)
+    assert len(got) == 3 * 4 * len(xs)
+    kf = float(k)
+    for (dt, method, text, kk), row in got.items():
+        assert kk == kf
+        npdt = NP[dt]
+        x = oracle.round_to(Fraction(text), npdt)
+        exact = derivative(smooth_abs(kf), x, 500 if abs(kf * x) > 100 else DIFF_DPS)
+        assert row["reference"] == oracle.nearest_float(exact), (dt, method, text)
+        assert oracle.decimal_is_correct(row["reference_decimal"], exact), (dt, method, text)
+        want = oracle.expected_errors(num(row["value"]), exact, npdt)
+        assert oracle.close(row["ulp_error"], want["ulp_error"]), (dt, method, text)
+        assert row["hard"] == (0.0 if x == 0 else math.copysign(1.0, x))  # sign(x)
+        if method in ("stable", "tanh"):
+            assert row["ulp_error"] <= 2, (dt, method, text, row["ulp_error"])
+            assert row["status"] == "ok", (dt, method, text, row["reason"])
+
+
+# --- the naive forms' failures, predicted from the format ---------------------------------------
+
+def test_softplus_grad_naive_is_nan_past_exp_overflow(smooth_json):
+    """float32's exp overflows above log(max float32) = 88.72: (1/(1 + inf))·inf = 0·inf = NaN,
+    while σ(100) = 1 − 3.7e-44 rounds to 1."""
+    assert math.log(float(np.finfo(np.float32).max)) < 100
+    doc = smooth_json("grad", "softplus", "100", "--dtype", "float32", expect_exit=0)
+    got = rows(doc)
+    naive, stable = got["float32", "naive", "100", None], got["float32", "stable", "100", None]
+    assert num(naive["value"]) != num(naive["value"])  # NaN
+    assert naive["status"] == "overflow" and naive["overflow"]
+    assert "0·inf = NaN" in naive["reason"]
+    assert naive["advice"].startswith("use --method stable")
+    assert num(stable["value"]) == 1.0 and stable["status"] == "ok"
+
+
+def test_log_sigmoid_grad_naive_squares_sigma_to_zero(smooth_json):
+    """Autograd of log(1/(1 + e^(−x))) multiplies by σ²: at x = −400 in float64 σ ≈ 1.9e-174 and
+    σ² is below half the smallest subnormal 2^-1075, so the gradient is 0 (exact σ(400) ≈ 1)."""
+    s = np.float64(1) / (np.float64(1) + np.exp(np.float64(400)))
+    assert 0 < s and Fraction(float(s)) ** 2 < Fraction(1, 2 ** 1075) and s * s == 0
+    doc = smooth_json("grad", "log-sigmoid", "-400", "--dtype", "float64", expect_exit=0)
+    naive = rows(doc)["float64", "naive", "-400", None]
+    assert num(naive["value"]) == 0.0 and naive["status"] == "inaccurate"
+    assert "σ² underflows to 0" in naive["reason"]
+    assert naive["advice"].startswith("use --method stable")
+    # past e^400 = inf (float32) it is inf·0 = NaN
+    doc = smooth_json("grad", "log-sigmoid", "-400", "--dtype", "float32", expect_exit=0)
+    naive32 = rows(doc)["float32", "naive", "-400", None]
+    assert num(naive32["value"]) != num(naive32["value"]) and naive32["status"] == "overflow"
+
+
+def test_sigmoid_grad_naive_float16_overflow_and_cancellation(smooth_json):
+    """float16: e^12 = 162754.8 > 65504, so σ(−12) = 1/inf = 0 and σ'(−12) = 0; at +12, σ(12)
+    rounds to 1 (e^-12 = 6.1e-6 < 2^-11), so 1 − σ = 0.  Exact σ'(±12) ≈ 6.144e-6."""
+    assert math.exp(12) > float(np.finfo(np.float16).max) and math.exp(-12) < 2.0 ** -11
+    doc = smooth_json("grad", "sigmoid", "-12", "12", "--dtype", "float16", expect_exit=0)
+    got = rows(doc)
+    exact = derivative(sigma, 12.0)
+    for text in ("-12", "12"):
+        naive = got["float16", "naive", text, None]
+        assert num(naive["value"]) == 0.0 and naive["status"] == "inaccurate"
+        stable = got["float16", "stable", text, None]
+        assert num(stable["value"]) == oracle.round_to(oracle.exact(exact), np.float16)
+    assert got["float16", "naive", "-12", None]["overflow"]
+
+
+def test_smooth_abs_grad_naive_cancels_and_cosh_overflows(smooth_json):
+    """Naive: 2e^(kx)/(1 + e^(kx)) rounds to 1 at x = 1e-8 in float32 and − 1 leaves 0 (exact
+    tanh(5e-9) ≈ 5e-9).  cosh: cosh(15) ≈ 1.6e6 > 65504 in float16, sinh/cosh = 0·inf = NaN."""
+    doc = smooth_json("grad", "abs", "1e-8", "--dtype", "float32", expect_exit=0)
+    naive = rows(doc)["float32", "naive", "1e-8", 1.0]
+    assert num(naive["value"]) == 0.0 and naive["status"] == "inaccurate"
+    assert naive["advice"].startswith("use --method stable")
+    assert math.cosh(15) > float(np.finfo(np.float16).max)
+    doc = smooth_json("grad", "abs", "30", "--dtype", "float16", expect_exit=0)
+    cosh = rows(doc)["float16", "cosh", "30", 1.0]
+    assert num(cosh["value"]) != num(cosh["value"]) and cosh["status"] == "overflow"
+    assert "0·inf = NaN" in cosh["reason"]
+
+
+def test_stable_forms_at_zero_take_the_tie_split(smooth_json):
+    """At x = 0 the stable forms' autograd uses max's tie split (½) and abs'(0) = 0: exactly
+    σ(0) = ½ for softplus' and log σ'."""
+    for function in ("softplus", "log-sigmoid"):
+        doc = smooth_json("grad", function, "0", "--dtype", "float16,float64", expect_exit=0)
+        for r in doc["rows"]:
+            assert num(r["value"]) == 0.5 and r["ulp_error"] == 0
+
+
+def test_nan_input_is_undefined(smooth_json):
+    doc = smooth_json("grad", "sigmoid", "nan", "--dtype", "float64", expect_exit=0)
+    assert {r["status"] for r in doc["rows"]} == {"undefined"}
+
+
+# --- max: subgradient conventions --------------------------------------------------------------
+
+def test_grad_max_conventions_exact(smooth_json):
+    """1000.2 rounds to 1000 in float16 (ULP 0.5 there): the two tie.  In float64 they do not."""
+    assert oracle.round_to(Fraction("1000.2"), np.float16) == 1000.0
+    doc = smooth_json("grad", "max", "1000", "1000.2", "3", "--dtype", "float16,float64",
+                      expect_exit=0)
+    got = {(r["dtype"], r["convention"]): r for r in doc["rows"]}
+    f16 = {c: got["float16", c] for c in ("first", "split", "all", "argmax")}
+    assert f16["first"]["gradient"] == [1.0, 0.0, 0.0]
+    assert f16["split"]["gradient_exact"] == ["1/2", "1/2", "0"]
+    assert f16["split"]["gradient_sum"] == "1"
+    assert f16["all"]["gradient"] == [1.0, 1.0, 0.0] and f16["all"]["gradient_sum"] == "2"
+    assert f16["argmax"]["gradient"] is None and not f16["argmax"]["differentiable"]
+    for c in ("first", "split", "all"):
+        assert got["float64", c]["gradient"] == [0.0, 1.0, 0.0]
+    assert got["float64", "argmax"]["gradient"] == [0.0, 0.0, 0.0]
+    doc = smooth_json("grad", "max", "2", "2", "2", "--method", "split", "--dtype", "float64")
+    assert doc["rows"][0]["gradient_exact"] == ["1/3", "1/3", "1/3"]
+
+
+@pytest.mark.parametrize("function", ["lse", "softmax", "log-softmax", "cross-entropy"])
+def test_not_yet_refused(smooth, function):
+    r = smooth("grad", function, "1", "2")
+    assert r.exit_code == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not yet" in lines[0]
+
+
+def test_k_only_for_abs(smooth):
+    r = smooth("grad", "sigmoid", "1", "--k", "2")
+    assert r.exit_code == 2 and "--k" in r.stderr
