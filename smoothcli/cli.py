@@ -519,8 +519,9 @@ def abs_(ctx: typer.Context, values: Values = None, k: SharpK = None, dtype: Dty
 @app.command("grad", context_settings=NUMBERS)
 def grad(ctx: typer.Context,
          function: Annotated[str, typer.Argument(
-             help="sigmoid, softplus, log-sigmoid, abs (the smooth |x|, with --k) or max (its "
-             "subgradient conventions).", show_default=False)],
+             help="lse (∇LSE = softmax; --k: the smooth max), sigmoid, softplus, log-sigmoid, "
+             "abs (the smooth |x|, with --k) or max (its subgradient conventions).",
+             show_default=False)],
          values: Values = None, k: SharpK = None, dtype: Dtype = None,
          method: Annotated[Optional[List[str]], typer.Option(
              "--method", help="naive, stable; abs also cosh, tanh; max: first, split, all, "
@@ -540,6 +541,13 @@ def grad(ctx: typer.Context,
             from smoothcli.commands.grad_max import grad_max_report
 
             return grad_max_report(_values(ctx, values), k, dtype, method)
+        if name == "lse":
+            from smoothcli.commands.grad import lse_grad_report
+
+            return lse_grad_report(_values(ctx, values), _sharpness(k) if k else None,
+                                   _plain_settings(dtype, method, methods_of(name),
+                                                   ["naive", "shifted", "shifted-exp-lse"]),
+                                   full=full)
         return grad_report(name, _values(ctx, values), _sharpness(k) if k else None,
                            _plain_settings(dtype, method, methods_of(name)), full=full)
 

@@ -241,7 +241,7 @@ def test_grad_max_conventions_exact(smooth_json):
     assert doc["rows"][0]["gradient_exact"] == ["1/3", "1/3", "1/3"]
 
 
-@pytest.mark.parametrize("function", ["lse", "softmax", "log-softmax", "cross-entropy"])
+@pytest.mark.parametrize("function", ["softmax", "log-softmax", "cross-entropy"])
 def test_not_yet_refused(smooth, function):
     r = smooth("grad", function, "1", "2")
     assert r.exit_code == 2
@@ -252,3 +252,53 @@ def test_not_yet_refused(smooth, function):
 def test_k_only_for_abs(smooth):
     r = smooth("grad", "sigmoid", "1", "--k", "2")
     assert r.exit_code == 2 and "--k" in r.stderr
+
+
+# --- ∇LSE = softmax ---------------------------------------------------------------------------
+
+def test_grad_lse_is_the_exact_softmax(smooth_json):
+    """∇LSE(x)_i = e^(x_i)/Σ e^(x_j), checked with mpmath.diff of LSE itself."""
+    xs = ["1", "2", "3.5"]
+    doc = smooth_json("grad", "lse", *xs, "--dtype", "float64", expect_exit=0)
+    assert {r["function"] for r in doc["rows"]} == {"lse_grad"}
+    assert {r["method"] for r in doc["rows"]} == {"naive", "shifted", "shifted-exp-lse"}
+    with mpmath.workdps(60):
+        v = [mpmath.mpf(x) for x in xs]
+        for i in range(3):
+            def lse_i(t, i=i):
+                w = list(v)
+                w[i] = t
+                return mpmath.log(mpmath.fsum(mpmath.exp(u) for u in w))
+            d = mpmath.diff(lse_i, v[i])
+            for r in doc["rows"]:
+                assert abs(mpmath.mpf(r["reference_decimal"][i]) - d) <= abs(d) * 1e-16
+                assert r["status"] == "ok"
+
+
+def test_grad_lse_of_a_fully_masked_row_is_undefined(smooth_json):
+    """All −inf: LSE = −inf and its gradient softmax = 0/0 has no value (torch and jax give NaN,
+    pytorch#31829, jax#6811): every method's row says undefined, with advice to handle the row."""
+    doc = smooth_json("grad", "lse", "-inf", "-inf", "-inf", "--dtype", "float32")
+    for r in doc["rows"]:
+        assert r["status"] == "undefined", r
+        assert "every input is -inf" in r["reason"]
+        assert "handle them before the call" in r["advice"]
+
+
+def test_grad_of_the_smooth_max_overflows_naive_only(smooth_json):
+    """∇(1/k)·LSE(k·x) = softmax(k·x): with k = 1000 and x = 100 in float32, k·x = 1e5 and
+    e^(1e5) overflows float32 (max ≈ 3.4e38), so the naive form is inf/inf; the shifted form is
+    right."""
+    assert math.isinf(float(np.exp(np.float32(1e5))))
+    doc = smooth_json("grad", "lse", "100", "99.9", "-5", "--k", "1000", "--dtype", "float32")
+    rows = {r["method"]: r for r in doc["rows"]}
+    assert rows["naive"]["status"] == "overflow" and rows["naive"]["k"] == 1000.0
+    assert rows["shifted"]["status"] == "ok"
+    x = [float(np.float32(v)) for v in ("100", "99.9", "-5")]
+    with mpmath.workdps(60):
+        z = [mpmath.mpf(1000) * mpmath.mpf(t) for t in x]  # k·x exact (1000 is a float32)
+        s = mpmath.fsum(mpmath.exp(u - max(z)) for u in z)
+        want = [mpmath.exp(u - max(z)) / s for u in z]
+    got = rows["shifted"]["value"]
+    for g, w in zip(got, want):
+        assert abs(mpmath.mpf(g) - w) <= w * 2 ** -22 + mpmath.mpf(2) ** -149

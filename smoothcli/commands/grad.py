@@ -20,7 +20,9 @@ FUNCTIONS = {"sigmoid": "sigmoid_grad", "softplus": "softplus_grad",
              "log-sigmoid": "log_sigmoid_grad", "abs": "smooth_abs_grad"}
 ALIASES = {"log_sigmoid": "log-sigmoid", "logsigmoid": "log-sigmoid", "sigma": "sigmoid"}
 #: Accepted names whose gradients are not evaluated yet.
-NOT_YET = ("lse", "softmax", "log-softmax", "cross-entropy")
+NOT_YET = ("softmax", "log-softmax", "cross-entropy")
+#: Gradients that are another function of the one engine: ∇LSE(x) = softmax(x).
+VECTOR = ("lse",)
 #: Exact, no rounding question: handled by :mod:`smoothcli.commands.grad_max`.
 SUBGRADIENTS = ("max",)
 
@@ -29,24 +31,59 @@ def resolve(function: str) -> str:
     """The FUNCTION argument's canonical name (sigmoid, softplus, log-sigmoid, abs, max)."""
     key = function.strip().lower()
     key = ALIASES.get(key, key)
-    if key in FUNCTIONS or key in SUBGRADIENTS:
+    if key in FUNCTIONS or key in SUBGRADIENTS or key in VECTOR:
         return key
     if key in NOT_YET or key.replace("_", "-") in NOT_YET:
         raise InputError(f"grad {key.replace('_', '-')}: not yet (grad takes "
-                         f"{', '.join([*FUNCTIONS, *SUBGRADIENTS])})")
+                         f"{', '.join([*VECTOR, *FUNCTIONS, *SUBGRADIENTS])})")
     raise InputError(f"unknown function {function!r} for grad (choose from "
-                     f"{', '.join([*FUNCTIONS, *SUBGRADIENTS])})")
+                     f"{', '.join([*VECTOR, *FUNCTIONS, *SUBGRADIENTS])})")
 
 
 def methods_of(function: str) -> dict:
     """The methods of FUNCTION's derivative (for ``--method``)."""
     from smoothcli.methods.pointwise import pointwise
 
+    if function == "lse":
+        from smoothcli.methods.registry import SOFTMAX_METHODS
+
+        return SOFTMAX_METHODS
     return pointwise(FUNCTIONS[function]).methods
+
+
+def lse_grad_report(data, ks: Sequence[Number] | None, settings: Settings,
+                    full: bool = False) -> Report:
+    """∇LSE(x) = softmax(x), and with ``--k`` the gradient of the smooth max (1/k)·LSE(k·x),
+    softmax(k·x) with k·x formed in the dtype: the softmax rows of the one engine, named
+    ``lse_grad``.  A row of −inf has no gradient (0/0: undefined), where torch and jax return
+    NaN (pytorch#31829, jax#6811)."""
+    from smoothcli.commands._common import run
+    from smoothcli.engine.evaluate import Transform
+    from smoothcli.report.family import build
+
+    transforms = [Transform("scale", k) for k in ks or []]
+    ev, typed = run("softmax", data, settings, transforms=transforms,
+                    keep_plain=not transforms)
+    for s in ev.series:
+        s.function = "lse_grad"
+    report = build("softmax", ev, settings, False, typed, full=full,
+                   extra={"function": "lse", "derivative": "softmax"})
+    report.command = "grad"
+    report.notes[:0] = NOTES["lse"]
+    return report
 
 
 #: Per function: the notes that say what each method computes and which conventions it takes.
 NOTES = {
+    "lse": [
+        "∇LSE(x) = softmax(x): the gradient of the smooth max is the smooth hardmax; with --k, "
+        "∇(1/k)·LSE(k·x) = softmax(k·x), which tends to the split-ties subgradient of max as "
+        "k → ∞ (smooth grad max shows the conventions)",
+        "naive and the other methods are the softmax forms autodiff produces from each LSE form "
+        "(torch's logsumexp backward is exp(x − LSE(x)): the exp-lse forms)",
+        "a row of −inf (a fully masked row) has no gradient: softmax is 0/0 there; torch and "
+        "jax return NaN (pytorch#31829, jax#6811), and masking with where afterwards does not "
+        "remove it (jax#23842)"],
     "sigmoid": [
         "σ′(x) = σ(x)·(1 − σ(x)) = σ(x)·σ(−x); H′(x) = 0 away from 0 and has no value at 0",
         "naive: σ·(1 − σ) from σ = 1/(1 + e^(−x)), what torch's and jax's sigmoid backward "

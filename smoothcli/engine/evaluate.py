@@ -59,7 +59,7 @@ class Transform:
     exact function of the exact x/T or k·x of the dtype's x and T (or k): the rounding of the
     operation is part of the error a user gets."""
 
-    name: str  # "temperature" | "k"
+    name: str  # "temperature" (x/T) | "k" (the smooth max, (1/k)·LSE(k·x)) | "scale" (f(k·x))
     number: Number
 
     @property
@@ -97,7 +97,7 @@ class Transform:
     def finish(self, value: Any, p: float, fmt: FloatFormat) -> Any:
         import numpy as np
 
-        if self.name == "temperature":
+        if self.name != "k":
             return value
         with np.errstate(all="ignore"):
             return value / fmt.np.type(p)  # (1/k)·LSE(k·x): the division in the dtype
@@ -380,7 +380,7 @@ class _Worker:
 
         values = s.transform.exact(x64, s.param)
         with MP_LOCK:
-            if s.transform.name == "temperature":
+            if s.transform.name != "k":  # softmax of the exact x/T or k·x
                 ref = mpmath_row(None, True, Workspace(), values=values)
             else:
                 lse = _smooth_max_reference(values, s.param)

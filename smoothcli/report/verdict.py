@@ -249,6 +249,16 @@ def _library(kind: str, method: str) -> str:
 
 # --- reasons --------------------------------------------------------------------------------
 
+def bits_lost(bits: float, f: Any) -> str:
+    """Herbie's bits of error in words: 'b of float16's 11 significand bits are wrong', or, when
+    the result is further off than the significand is wide (0 against a tiny exact value: the
+    count runs over the exponent range too), 'no bit is right'."""
+    p = f.precision
+    if bits >= p:
+        return f"no bit is right: {bits:.1f} bits of error, {f.name} has {p}"
+    return f"{bits:.1f} of {f.name}'s {p} significand bits are wrong"
+
+
 def _inputs(ev: Any, s: Any, i: int):
     """(given values as float64, the row in the dtype as float64, the arguments of exp)."""
     import numpy as np
@@ -352,7 +362,7 @@ def _reason(v: Verdicts, s: Any, i: int, code: int) -> str:
     p = f.precision
     if bits <= p / 2 and v.max_ulp is not None:
         return f"{ulps(ulp)} ULP > --max-ulp {v.max_ulp:g}"
-    lost = f"{bits:.1f} of {f.name}'s {p} significand bits are wrong"
+    lost = bits_lost(bits, f)
     if not s.vector:
         val, ref = float(a["value"][i]), float(a["reference"][i])
         gap = ref - top if math.isfinite(top) and math.isfinite(ref) else math.nan
@@ -445,7 +455,7 @@ def _point_reason(v: Verdicts, s: Any, q: int, code: int) -> str:
     bits, ulp = float(a["bits"][q]), float(a["ulp_error"][q])
     if bits <= p / 2 and v.max_ulp is not None:
         return f"at {at}: {ulps(ulp)} ULP > --max-ulp {v.max_ulp:g}"
-    lost = f"{bits:.1f} of {f.name}'s {p} significand bits are wrong"
+    lost = bits_lost(bits, f)
     off = f"{show(val, f)} is {ulps(ulp)} ULP from the exact {short(ref, 8)} ({lost})"
     if why:
         return f"at {at}: {why}: {off}"
@@ -526,7 +536,7 @@ def _metric_reason(v: Verdicts, s: Any, code: int) -> str:
     p = f.precision
     if bits <= p / 2 and v.max_ulp is not None:
         return f"{ulps(u)} ULP > --max-ulp {v.max_ulp:g}"
-    lost = f"{bits:.1f} of {f.name}'s {p} significand bits are wrong"
+    lost = bits_lost(bits, f)
     off = f"{show(val, f)} is {ulps(u)} ULP from the exact {short(ref, 8)} ({lost})"
     if name == "accuracy_loss" and s.method == "naive":
         return f"1 − accuracy cancels when the accuracy is close to 1: {off}"
