@@ -330,25 +330,33 @@ def exact_lines(ev: Any, typed: Any) -> list[str]:
 
 
 def verdict_lines(ev: Any, v: Any) -> list[str]:
-    """Per (dtype, method) and status other than ok: the reason, then the verified advice."""
+    """Per (dtype, method) and status other than ok: the reason, then the verified advice.
+    Series whose reason and advice read the same (every method on a fully masked row) share
+    one entry: 'float32 naive, shifted: undefined — …'."""
     from smoothcli.report.verdict import STATUSES
 
-    out = []
+    entries: dict[tuple, list[str]] = {}
     for s in ev.series:
         counts = v.counts(s)
         for code, status in enumerate(STATUSES):
             if code == 0 or not counts.get(status):
                 continue
             i = v.worst_row(s, code)
-            head = f"{where(s)}: {status}"
+            tail = ""
             if ev.rows > 1:
                 which = "worst" if status == "inaccurate" else "first"
                 if getattr(ev, "pointwise", False):
-                    head += f" at {counts[status]} of {ev.rows} points"
+                    tail = f" at {counts[status]} of {ev.rows} points"
                 else:
-                    head += f" in {counts[status]} of {ev.rows} rows ({which}: row {i})"
-            out.append(f"{head} — {v.reason(s, i)}")
-            out.append(f"  advice: {v.advice(s, i)}")
+                    tail = f" in {counts[status]} of {ev.rows} rows ({which}: row {i})"
+            key = (s.dtype, status, tail, v.reason(s, i), v.advice(s, i))
+            entries.setdefault(key, []).append(where(s))
+    out = []
+    for (dtype, status, tail, reason, advice), names in entries.items():
+        head = names[0] if len(names) == 1 else (
+            names[0] + ", " + ", ".join(n.split(" ", 1)[1] for n in names[1:]))
+        out.append(f"{head}: {status}{tail} — {reason}")
+        out.append(f"  advice: {advice}")
     return out
 
 
