@@ -547,7 +547,7 @@ def grad(ctx: typer.Context,
             return lse_grad_report(_values(ctx, values), _sharpness(k) if k else None,
                                    _plain_settings(dtype, method, methods_of(name),
                                                    ["naive", "shifted", "shifted-exp-lse"]),
-                                   full=full)
+                                   full=full or json)  # --json: every element, as lse does
         return grad_report(name, _values(ctx, values), _sharpness(k) if k else None,
                            _plain_settings(dtype, method, methods_of(name)), full=full)
 

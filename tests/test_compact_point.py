@@ -15,6 +15,16 @@ COMMANDS = [
     ("abs", "3", "-1"),
     ("metrics", "--logits", "2.5,-1,0.3", "--labels", "1,0,0"),
     ("sigmoid", "710", "-710", "--dtype", "float16"),
+    ("sigmoid", "-37.43", "1e-5", "4.6", "--softplus", "--dtype", "float64,bfloat16"),
+    ("grad", "sigmoid", "37.43", "-40"),
+    ("grad", "softplus", "100", "-3", "0"),
+    ("grad", "log-sigmoid", "-400", "5"),
+    ("grad", "abs", "0.001", "3", "--k", "10"),
+    ("grad", "lse", "1", "2", "3"),
+    ("grad", "lse", "100", "99.9", "-5", "--k", "1000"),
+    ("grad", "max", "3", "3", "1"),
+    ("metrics", "--logits", "2,1,0;0,3,1", "--labels", "0,1", "--method", "all"),
+    ("abs", "1e-3", "30", "--k", "1", "--k", "10", "--dtype", "float64"),
 ]
 
 

@@ -196,8 +196,10 @@ class TableFormat:
         from rich.text import Text
 
         fit = getattr(self, "_fit", lambda text: text)
+        # two spaces between columns (rich's default padding gives three): the compact views
+        # of float64 rows, 17 significant digits beside the exact value, fit in 100 columns
         table = Table(box=box.SIMPLE_HEAD if fit("─") == "─" else _ascii_simple_head(),
-                      expand=False)
+                      expand=False, padding=(0, 1, 0, 0), pad_edge=False)
         for col in section.columns:
             right = col.kind in ("value", "exact", "error", "int", "reference")
             table.add_column(fit(col.header), justify="right" if right else "left",

@@ -48,7 +48,8 @@ def abs_report(numbers: Sequence[Number], ks: Sequence[Number], settings: Settin
             raise InputError(f"an input overflows {s.dtype}: abs needs finite values")
     bounds, outside = _bounds(ev)
     parts = [Part(ev, bounds, outside, _abs_columns, _abs_cells(bounds),
-                  "|x| and its smooth approximation f_k(x) = (2/k)·log cosh(kx/2)")]
+                  "|x| and its smooth approximation f_k(x) = (2/k)·log cosh(kx/2)",
+                  None if full else _outside_caption(ev, bounds))]
     if len(numbers) == 2:
         pair = evaluate(Plan("smooth_max2", list(settings.dtypes), list(SMOOTH_MAX_METHODS),
                              transforms=transforms), batch)
@@ -98,11 +99,24 @@ def _bounds(ev: Any) -> tuple[dict, dict]:
 
 
 def _abs_columns(full: bool) -> list[Column]:
-    cols = [Column("inside", "inside", "bool")]
-    if full:
-        cols = [Column("gap", "|x| − f_k", "value"), Column("bound", "2·log(2)/k", "value"),
-                *cols]
-    return cols
+    """--full: the gap, its bound and inside; the compact view says only where a value is
+    outside (the part's caption)."""
+    if not full:
+        return []
+    return [Column("gap", "|x| − f_k", "value"), Column("bound", "2·log(2)/k", "value"),
+            Column("inside", "inside", "bool")]
+
+
+def _outside_caption(ev: Any, bounds: dict) -> str | None:
+    """One line per (dtype, method, k) with points outside [|x| − 2·log(2)/k, |x|]."""
+    from smoothcli.report.rows import point_input, where
+
+    lines = []
+    for s in ev.series:
+        xs = [point_input(ev, q) for q in range(ev.rows) if bounds[(q, id(s))][2] is False]
+        if xs:
+            lines.append(f"{where(s)}: outside [|x| − 2·log(2)/k, |x|] at x = {', '.join(xs)}")
+    return "\n".join(lines) or None
 
 
 def _abs_cells(bounds: dict):

@@ -294,6 +294,13 @@ def compact_series_section(command: str, ev: Any, bounds: dict | None, typed: An
     return section
 
 
+def compact_digits(fmt: Any) -> int:
+    """Significant digits of an exact value in a compact table: the dtype's own digits plus
+    two, at most 10 — enough to see a wrong digit of every narrow dtype; a float64 row's
+    distance is in its ULP column, and --full and --json carry 17 correct digits."""
+    return min(10, fmt.max_digits10 + 2)
+
+
 def _short_exact(s: Any) -> str:
     """The exact value of a series to its dtype's digits plus two."""
     import mpmath
@@ -329,14 +336,14 @@ def exact_lines(ev: Any, typed: Any) -> list[str]:
     return out
 
 
-def verdict_lines(ev: Any, v: Any) -> list[str]:
+def verdict_lines(ev: Any, v: Any, series: Any = None) -> list[str]:
     """Per (dtype, method) and status other than ok: the reason, then the verified advice.
     Series whose reason and advice read the same (every method on a fully masked row) share
     one entry: 'float32 naive, shifted: undefined — …'."""
     from smoothcli.report.verdict import STATUSES
 
     entries: dict[tuple, list[str]] = {}
-    for s in ev.series:
+    for s in ev.series if series is None else series:
         counts = v.counts(s)
         for code, status in enumerate(STATUSES):
             if code == 0 or not counts.get(status):

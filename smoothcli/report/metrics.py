@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from smoothcli.report.family import verdict_lines
+from smoothcli.report.family import compact_digits, verdict_lines
 from smoothcli.report.model import Column, Section
 
 
@@ -40,7 +40,7 @@ def section(part: Any, live: Any, full: bool) -> Section:
         exact = s.reference_decimal[0] or "—"
         ref = s.reference_mpf[0]
         short_exact = exact if ref is None else decimal_text(
-            ref, min(16, s.format.max_digits10 + 2))  # 17 in --full and JSON
+            ref, compact_digits(s.format))
         key = (s.function, s.param, short_exact)
         line = {"metric": s.function, "k": s.param, "dtype": s.dtype, "method": s.method,
                 "hard": "—" if hard != hard else _short(hard), "soft": a["value"][0],

@@ -68,12 +68,16 @@ class Report:
 
 def number_text(v: Any, digits: int = 17, nan: str = "nan") -> str:
     """A float to ``digits`` significant digits, marked as a float ("710.0", as repr does);
-    inf/nan as words.  The one number format of the tables and the sentences."""
+    inf/nan as words.  The one number format of the tables and the sentences.  At 17 digits
+    (a float64) the shortest text that reads back as the same float64 (Python's repr:
+    0.6931471805599453, not 0.69314718055994529)."""
     v = float(v)
     if math.isnan(v):
         return nan
     if math.isinf(v):
         return "inf" if v > 0 else "-inf"
+    if digits >= 17:
+        return repr(v)
     text = format(v, f".{digits}g")
     return text + ".0" if text.lstrip("-").isdigit() else text
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from smoothcli.report.family import (WRAP, Live, changed_section, compact_changed_entries,
+from smoothcli.report.family import (compact_digits, WRAP, Live, changed_section, compact_changed_entries,
                                      input_entries, input_object, peer_notes, verdict_lines)
 from smoothcli.report.model import Column, Report, Section
 from smoothcli.report.rows import Rows, problems, summary
@@ -86,7 +86,8 @@ def build(command: str, parts: Sequence[Part], settings: Any, notes: Sequence[st
         all_rows.append(rows)
         report.summary += summary(part.ev, part.outside, verdicts)
         live = Live(verdicts)
-        report.sections.append(section(part, live, full))
+        made = section(part, live, full)
+        report.sections += made if isinstance(made, list) else [made]
         lives.append((part, rows, live))
         answers.append(verdicts)
     report.rows = _Chain(all_rows) if len(all_rows) > 1 else all_rows[0]
@@ -124,17 +125,26 @@ def _answer(part: Part, verdicts: Any, count: int) -> str:
     return text
 
 
-def _section(part: Part, live: Any, full: bool) -> Section:
-    """The table of one evaluation: per point, per (dtype, method[, k]) one line."""
+def _section(part: Part, live: Any, full: bool) -> list[Section]:
+    """The tables of one evaluation: per point, per (dtype, method) one line; one table per k
+    when there are several (--full: one table with a k column)."""
+    params = list(dict.fromkeys(s.param for s in part.ev.series))
+    if full or len(params) <= 1:
+        return [_table(part, live, full, None)]
+    return [_table(part, live, full, p) for p in params]
+
+
+def _table(part: Part, live: Any, full: bool, param: Any) -> Section:
     from smoothcli.methods.pointwise import pointwise
     from smoothcli.reference.exact import decimal_text
     from smoothcli.report.verdict import point_text
 
     ev = part.ev
     spec = pointwise(ev.plan.kind)
-    several_k = len({s.param for s in ev.series}) > 1
+    series = [s for s in ev.series if param is None or s.param == param]
+    several_k = len({s.param for s in series}) > 1
     cols = [Column("input", "x" if spec.arity == 1 else "(x, y)"),
-            Column("hard", spec.hard_name, "value")]
+            Column("hard", spec.hard_name, "exact")]
     if several_k:
         cols.append(Column("k", "k", "value"))
     cols += [Column("dtype", "dtype"), Column("method", "method"),
@@ -150,10 +160,11 @@ def _section(part: Part, live: Any, full: bool) -> Section:
     table = []
     seen: set = set()
     for q in range(ev.rows):
-        for s in ev.series:
+        for s in series:
             a = s.arrays
             line: dict[str, Any] = {
-                "input": point_text(ev, s, q).split(" = ", 1)[1], "hard": a["hard"][q],
+                "input": point_text(ev, s, q).split(" = ", 1)[1],
+                "hard": dtype_text(a["hard"][q], s.format),
                 "k": s.param, "dtype": s.dtype, "method": s.method, "value": a["value"][q],
                 "ulp_error": a["ulp_error"][q], "reference": s.reference_decimal[q],
                 "abs_error": a["abs_error"][q], "rel_error": a["rel_error"][q],
@@ -163,7 +174,7 @@ def _section(part: Part, live: Any, full: bool) -> Section:
             key = (q, s.param, s.reference_decimal[q])  # each exact value once per point
             ref = s.reference_mpf[q]
             line["exact"] = "" if key in seen else (
-                decimal_text(ref, min(17, s.format.max_digits10 + 2)) if ref is not None
+                decimal_text(ref, compact_digits(s.format)) if ref is not None
                 else s.reference_decimal[q])
             seen.add(key)
             if part.cells is not None:
@@ -171,17 +182,28 @@ def _section(part: Part, live: Any, full: bool) -> Section:
             line["status"] = live.status(line, s, q)
             table.append(line)
     heading = part.title or f"{spec.title}  vs  {spec.hard_name}"
-    if not several_k and ev.series and ev.series[0].param is not None:
-        heading += f", k = {ev.series[0].param:g}"
+    if not several_k and series and series[0].param is not None:
+        heading += f", k = {series[0].param:g}"
     section = Section(heading, cols, table)
     forms = "; ".join(f"{m}: {spec.forms[m]}" for m in ev.plan.methods if m in spec.forms)
 
     def make_caption(v: Any) -> str | None:
-        return "\n".join(filter(None, [forms, part.caption, *verdict_lines(ev, v)])) or None
+        lines = verdict_lines(ev, v, series)
+        return "\n".join(filter(None, [forms, part.caption, *lines])) or None
 
     section.caption = make_caption(live.verdicts)
     live.captions.append((section, make_caption))
     return section
+
+
+def dtype_text(v: Any, fmt: Any) -> str:
+    """A value of the dtype as its shortest text there ('1e-05', not 1.0000000000000001e-05)."""
+    import math
+
+    v = float(v)
+    if math.isnan(v):
+        return "—"
+    return str(fmt.np.type(v))
 
 
 def title_of(spec: Any) -> str:
