@@ -203,7 +203,14 @@ def dtype_text(v: Any, fmt: Any) -> str:
     v = float(v)
     if math.isnan(v):
         return "—"
-    return str(fmt.np.type(v))
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    target = fmt.np.type(v)
+    for digits in range(1, 18):  # the fewest digits that read back as the same dtype value
+        text = f"{v:.{digits}g}"
+        if fmt.np.type(float(text)) == target:
+            return text
+    return repr(v)
 
 
 def title_of(spec: Any) -> str:
