@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import oracle
-from oracle import close, num
+from conftest import close, num, rows_by
 
 NP = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 WIDTH = {"float16": 16, "float32": 32, "float64": 64}
@@ -48,9 +48,6 @@ def grid(a: str, b: str, steps: int) -> list[Fraction]:
     A, B = Fraction(a), Fraction(b)
     return [A + (B - A) * j / (steps - 1) for j in range(steps)]
 
-
-def rows_by(doc):
-    return {(r["dtype"], r["method"]): r for r in doc["rows"]}
 
 
 def check_lse_series(row: dict, xs: list[str], cs: list[Fraction], kind: str = "shift") -> None:
