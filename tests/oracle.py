@@ -180,7 +180,7 @@ def ordinal_distance(a: float, b: float, dtype) -> float:
 
 def exact(x) -> Fraction:
     """A finite mpf, float, int or Fraction as an exact Fraction (mpf via its man/exp pair)."""
-    if isinstance(x, (float, int, Fraction)):
+    if not isinstance(x, mpmath.mpf):
         return Fraction(x)
     # Read the raw (sign, mantissa, exponent, bitcount) tuple: mpf(x) would round x to the
     # current precision, and man_exp drops the sign.

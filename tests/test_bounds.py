@@ -124,7 +124,8 @@ def test_repeated_k(smooth_json):
 
 def test_naive_underflow_leaves_the_bounds(smooth_json):
     doc = smooth_json("bounds", "-800", "-900", "--dtype", "float64")
-    naive, shifted = rows_by(doc, function="lse")["float64", "naive"], rows_by(doc, function="lse")["float64", "shifted"]
+    lse_rows = rows_by(doc, function="lse")
+    naive, shifted = lse_rows["float64", "naive"], lse_rows["float64", "shifted"]
     assert naive["value"] == "-inf" and naive["inside"] is False and naive["underflow"] is True
     assert shifted["inside"] is True and shifted["value"] == -800.0
     check_bounds_row(naive, [-800.0, -900.0])
