@@ -1,10 +1,14 @@
-"""Shared test fixtures: drive the CLI in-process and parse its JSON strictly.
+"""Shared test fixtures and helpers: drive the CLI in-process and parse its output.
 
-The oracles the tests compare against live in tests/oracle.py (no smoothcli imports there).
+Everything that reads what the tool prints (strict JSON, the "inf" / "nan" strings, rows of a
+document) is here; the independent values the tests compare against live in tests/oracle.py
+(no smoothcli imports there).
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -14,9 +18,48 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # make tests/oracle.py importable everywhere
 
-from oracle import loads_strict  # noqa: E402
-
 REPO = Path(__file__).resolve().parent.parent
+
+
+# --------------------------------------------------------------------------------------------
+# reading the tool's output
+
+def loads_strict(text: str):
+    """json.loads that rejects the NaN / Infinity / -Infinity literals (RFC 8259 has none)."""
+    def reject(name):
+        raise ValueError(f"non-RFC-8259 literal {name} in JSON output")
+
+    return json.loads(text, parse_constant=reject)
+
+
+def num(v) -> float:
+    """A JSON number or one of the strings "inf", "-inf", "nan", as a float."""
+    if isinstance(v, str):
+        assert v in ("inf", "-inf", "nan"), v
+        return float(v)
+    assert isinstance(v, (int, float)) and not isinstance(v, bool), v
+    return float(v)
+
+
+def close(got, want, rel: float = 1e-9) -> bool:
+    """got (a JSON number or "inf"/"-inf"/"nan") equals want up to rel (nan == nan)."""
+    g = num(got)
+    if math.isnan(want):
+        return math.isnan(g)
+    if math.isinf(want) or want == 0:
+        return g == want
+    return math.isclose(g, want, rel_tol=rel, abs_tol=0.0)
+
+
+def rows_by(doc, key: tuple = ("dtype", "method"), **match) -> dict:
+    """A document's rows keyed by the fields ``key``, keeping those whose fields equal ``match``
+    (``rows_by(doc, function="lse")``)."""
+    return {tuple(r[k] for k in key): r for r in doc["rows"]
+            if all(r[k] == v for k, v in match.items())}
+
+
+# --------------------------------------------------------------------------------------------
+# running the tool
 
 
 @dataclass

@@ -14,14 +14,9 @@ import numpy as np
 import pytest
 
 import oracle
-from oracle import close, num
+from conftest import close, num, rows_by
 
 NP = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
-
-
-def rows_by(doc):
-    """The LSE rows by (dtype, method)."""
-    return {(r["dtype"], r["method"]): r for r in doc["rows"] if r["function"] == "lse"}
 
 
 def smooth_max(doc, dtype, method):
@@ -82,7 +77,7 @@ def check_smooth_max(s: dict, xs: list[float], k_typed: str, dtype: str, method:
 def test_one_two_three_with_k(smooth_json):
     doc = smooth_json("bounds", "1", "2", "3", "--k", "10")
     assert doc["k"] == [10.0]
-    for r in rows_by(doc).values():
+    for r in rows_by(doc, function="lse").values():
         check_bounds_row(r, [1.0, 2.0, 3.0])
         assert r["inside"] is True
         (s,) = smooth_max(doc, r["dtype"], r["method"])
@@ -108,7 +103,7 @@ def test_smooth_max_gap_shrinks_like_log_n_over_k(smooth_json, k):
     xs = ["0.5", "-1.25", "2", "1.75"]
     doc = smooth_json("bounds", *xs, "--k", k, "--dtype", "float32,float64",
                       "--method", "shifted")
-    for r in rows_by(doc).values():
+    for r in rows_by(doc, function="lse").values():
         rounded = [oracle.round_to(Fraction(x), NP[r["dtype"]]) for x in xs]
         check_bounds_row(r, rounded)
         check_smooth_max(smooth_max(doc, r["dtype"], "shifted")[0], rounded, k, r["dtype"],
@@ -118,7 +113,7 @@ def test_smooth_max_gap_shrinks_like_log_n_over_k(smooth_json, k):
 def test_repeated_k(smooth_json):
     doc = smooth_json("bounds", "1", "2", "--k", "1", "--k", "50", "--dtype", "float64")
     assert doc["k"] == [1.0, 50.0]
-    for r in rows_by(doc).values():
+    for r in rows_by(doc, function="lse").values():
         sm = smooth_max(doc, "float64", r["method"])
         assert [s["k"] for s in sm] == [1.0, 50.0]
         for s, k in zip(sm, ("1", "50")):
@@ -129,7 +124,8 @@ def test_repeated_k(smooth_json):
 
 def test_naive_underflow_leaves_the_bounds(smooth_json):
     doc = smooth_json("bounds", "-800", "-900", "--dtype", "float64")
-    naive, shifted = rows_by(doc)["float64", "naive"], rows_by(doc)["float64", "shifted"]
+    lse_rows = rows_by(doc, function="lse")
+    naive, shifted = lse_rows["float64", "naive"], lse_rows["float64", "shifted"]
     assert naive["value"] == "-inf" and naive["inside"] is False and naive["underflow"] is True
     assert shifted["inside"] is True and shifted["value"] == -800.0
     check_bounds_row(naive, [-800.0, -900.0])
@@ -140,7 +136,7 @@ def test_equal_inputs_reach_the_upper_bound(smooth_json):
     # LSE of n equal values is exactly max + log n: the computed value must be "inside" the
     # bounds rounded to the dtype, though it may exceed the exact max + log n.
     doc = smooth_json("bounds", "5", "5", "5", "5")
-    for r in rows_by(doc).values():
+    for r in rows_by(doc, function="lse").values():
         check_bounds_row(r, [5.0] * 4)
         assert num(r["gap"]) == oracle.nearest_float(oracle.lse_exact([5.0] * 4) - 5)
 

@@ -19,7 +19,6 @@ import numpy as np
 import pytest
 
 import oracle
-from test_sweep import herbie_bits
 
 W, H = 33, 9  # 33 columns for 33 points: point j is drawn in column j
 
@@ -77,7 +76,7 @@ def test_terminal_chart_structure_fixed_width(smooth):
     for j, c in enumerate(cs):
         ins = [oracle.round_to(x + c, np.float16) for x in (0, 1)]
         value, _ = oracle.simulate(ins, np.float16, "naive")
-        bits = herbie_bits(value, oracle.lse_exact(ins), np.float16)
+        bits = oracle.herbie_bits(value, oracle.lse_exact(ins), np.float16)
         row = round(bits / 16 * (H - 1))
         assert cells(plot[H - 1 - row]).ljust(W)[j] in "×*", (j, c, bits)
     # x axis: ticks at the ends and in between, labels centred under them, never cut

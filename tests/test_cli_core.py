@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import oracle
+from conftest import loads_strict, num
 
 NP = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 
@@ -42,7 +43,7 @@ def test_negative_numbers_need_no_double_dash(smooth_json, args, texts):
     for dt in doc["settings"]["dtypes"]:
         want = [oracle.round_to(Fraction(t), NP[dt]) if "inf" not in t else -float("inf")
                 for t in texts]
-        assert [oracle.num(v) for v in inputs_of(doc, dt)] == want
+        assert [num(v) for v in inputs_of(doc, dt)] == want
 
 
 def test_710_minus_12_float16_values(smooth_json):
@@ -182,7 +183,7 @@ def test_version(smooth):
 def test_json_is_strict_rfc_8259(smooth, args):
     r = smooth(*args, "--json")
     assert r.exit_code == 0
-    doc = oracle.loads_strict(r.stdout)  # rejects NaN / Infinity literals
+    doc = loads_strict(r.stdout)  # rejects NaN / Infinity literals
     assert doc["schema_version"] == 2
     assert doc["command"] == args[0]
     assert isinstance(doc["rows"], list) and doc["rows"]
@@ -212,7 +213,7 @@ def test_installed_smooth_executable(venv_bin, env_with_smooth):
                           "--check"], capture_output=True, text=True, env=env_with_smooth,
                          timeout=60)
     assert run.returncode == 1, run.stderr
-    doc = oracle.loads_strict(run.stdout)
+    doc = loads_strict(run.stdout)
     rows = {r["method"]: r for r in doc["rows"]}
     assert rows["naive"]["underflow"] is True and rows["shifted"]["value"] == -800.0
     assert [p.split(" — ")[0] for p in doc["problems"]] == ["float64 naive: underflow"]
@@ -243,7 +244,7 @@ def test_python_dash_m_matches_the_cli(smooth_json, env_with_smooth):
                           "float16", "--json"], capture_output=True, text=True,
                          env=env_with_smooth, timeout=60)
     assert run.returncode == 0, run.stderr
-    assert oracle.loads_strict(run.stdout)["rows"] == smooth_json(
+    assert loads_strict(run.stdout)["rows"] == smooth_json(
         "lse", "710", "-12", "--dtype", "float16")["rows"]
     bad = subprocess.run([sys.executable, "-m", "smoothcli", "lse", "1e400"],
                          capture_output=True, text=True, env=env_with_smooth, timeout=60)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import oracle
+from conftest import loads_strict
 
 NP = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 KEYS = {"dtype", "largest_finite_x", "smallest_nonzero_x", "smallest_normal_x", "max",
@@ -36,7 +37,7 @@ def doc():
 
     r = CliRunner().invoke(app, ["exp-range", "--json"])
     assert r.exit_code == 0, r.output
-    return oracle.loads_strict(r.stdout)
+    return loads_strict(r.stdout)
 
 
 def row(doc, dtype):

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import oracle
-from oracle import close, num
+from conftest import close, loads_strict, num, rows_by
 
 NP = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 ROW_KEYS = {"dtype", "method", "value", "reference", "abs_error", "rel_error", "ulp_error",
@@ -34,9 +34,6 @@ def check_row(row: dict, xs: list[float], order: str = "sequential") -> None:
     for k, v in oracle.expected_errors(num(row["value"]), ref, dt).items():
         assert close(row[k], v), (k, row[k], v)
 
-
-def rows_by(doc):
-    return {(r["dtype"], r["method"]): r for r in doc["rows"]}
 
 
 def test_seed_example_710_12_float16(smooth_json):
@@ -338,7 +335,7 @@ def test_random_vectors_match_the_oracles(xs):
 
     r = CliRunner().invoke(app, ["lse", *xs, "--json", "--sum", "sequential"])
     assert r.exit_code == 0, r.output
-    doc = oracle.loads_strict(r.stdout)
+    doc = loads_strict(r.stdout)
     for row in doc["rows"]:
         dt = NP[row["dtype"]]
         rounded = [num(i["rounded"][row["dtype"]]) for i in doc["inputs"]]

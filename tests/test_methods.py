@@ -10,8 +10,9 @@ import math
 import mpmath
 import pytest
 
-import oracle_ml as O
-from oracle import decimal_is_correct, num
+import oracle as O
+from conftest import num
+from oracle import decimal_is_correct
 
 LSE_METHODS = ["naive", "shifted", "log1p", "online"]
 SOFTMAX_METHODS = ["naive", "shifted", "log1p", "online", "exp-lse", "shifted-exp-lse",
@@ -26,8 +27,8 @@ def test_every_dtype_and_lse_method_against_the_model(smooth_json, xs):
     for r in doc["rows"]:
         name, method = r["dtype"], r["method"]
         seen.add((name, method))
-        rx = [O.round_model(x, name) for x in xs]
-        assert decimal_is_correct(r["reference_decimal"], O.lse(rx))
+        rx = [O.round_to(x, name) for x in xs]
+        assert decimal_is_correct(r["reference_decimal"], O.lse_exact(rx))
         want = O.model_lse(rx, name, method)
         got = num(r["value"])
         assert got == want or (math.isnan(got) and math.isnan(want)), (name, method, got, want)
@@ -42,8 +43,8 @@ def test_every_dtype_and_softmax_method_against_the_model(smooth_json, xs):
         (d, m) for d in O.ALL for m in SOFTMAX_METHODS}
     for r in doc["rows"]:
         name = r["dtype"]
-        rx = [O.round_model(x, name) for x in xs]
-        for text, g in zip(r["reference_decimal"], O.softmax(rx)):
+        rx = [O.round_to(x, name) for x in xs]
+        for text, g in zip(r["reference_decimal"], O.softmax_exact(rx)):
             assert decimal_is_correct(text, g)
         want = O.model_softmax(rx, name, r["method"])
         for v, w in zip(r["value"], want):
@@ -63,12 +64,12 @@ def test_log1p_keeps_the_tail_that_shifted_rounds_away(smooth_json):
     doc = smooth_json("lse", "0", "-10", "--dtype", "float16", "--method",
                       "shifted,log1p,online")
     rows = {r["method"]: r for r in doc["rows"]}
-    with mpmath.workprec(O.PREC):
-        y = O.lse([0, -10])
+    with mpmath.workdps(O.DPS):
+        y = O.lse_exact([0, -10])
         assert rows["shifted"]["value"] == 0.0
-        t = O.round_model(mpmath.exp(-10), "float16")
-        assert rows["log1p"]["value"] == O.round_model(mpmath.log1p(t), "float16")
-    assert rows["log1p"]["value"] == O.round_model(y, "float16")
+        t = O.round_to(mpmath.exp(-10), "float16")
+        assert rows["log1p"]["value"] == O.round_to(mpmath.log1p(t), "float16")
+    assert rows["log1p"]["value"] == O.round_to(y, "float16")
     assert rows["log1p"]["bits"] == 0
     # 0 against 4.54e-5 = 762 subnormal steps of 2^-24: log2(763) bits
     assert rows["shifted"]["bits"] == O.herbie_bits(0.0, y, "float16") == math.log2(763)
@@ -82,10 +83,10 @@ def test_division_free_softmax_loses_accuracy_in_float16(smooth_json):
     doc = smooth_json("softmax", "1000", "1000", "--dtype", "float16,bfloat16", "--method",
                       "shifted,log1p,online,exp-lse,shifted-exp-lse,log1p-exp-lse")
     rows = {(r["dtype"], r["method"]): r for r in doc["rows"]}
-    with mpmath.workprec(O.PREC):
-        lse16 = O.round_model(1000 + mpmath.log(2), "float16")
+    with mpmath.workdps(O.DPS):
+        lse16 = O.round_to(1000 + mpmath.log(2), "float16")
         assert lse16 == 1000.5
-        far = O.round_model(mpmath.exp(1000 - mpmath.mpf(lse16)), "float16")
+        far = O.round_to(mpmath.exp(1000 - mpmath.mpf(lse16)), "float16")
     assert far == 0.6064453125
     for m in ("shifted-exp-lse", "log1p-exp-lse"):
         r = rows["float16", m]
@@ -123,12 +124,12 @@ def test_online_with_leading_minus_inf_and_a_rising_max(smooth_json):
                       "--method", "online")
     for r in doc["rows"]:
         name = r["dtype"]
-        rx = [O.round_model(x, name) for x in xs]
+        rx = [O.round_to(x, name) for x in xs]
         if name == "float8_e4m3fn":  # no -inf in E4M3FN: the typed -inf is NaN there
             assert math.isnan(rx[0]) and math.isnan(num(r["value"]))
             continue
         assert num(r["value"]) == O.model_lse(rx, name, "online")
-        assert decimal_is_correct(r["reference_decimal"], O.lse(rx[1:]))
+        assert decimal_is_correct(r["reference_decimal"], O.lse_exact(rx[1:]))
 
 
 def test_online_plus_inf_is_nan_and_flagged(smooth_json):
@@ -148,9 +149,9 @@ def test_acc_float32_lifts_the_float16_stall(smooth_json):
                        "--sum", "sequential")
     wide = smooth_json("lse", *zeros, "--dtype", "float16,float64", "--method", "shifted,online",
                        "--acc", "float32", "--sum", "sequential")
-    with mpmath.workprec(O.PREC):
-        stalled = O.round_model(mpmath.log(2048), "float16")  # 7.625
-        good = O.round_model(O.round_model(mpmath.log(5000), "float32"), "float16")
+    with mpmath.workdps(O.DPS):
+        stalled = O.round_to(mpmath.log(2048), "float16")  # 7.625
+        good = O.round_to(O.round_to(mpmath.log(5000), "float32"), "float16")
     assert (stalled, good) == (7.625, 8.515625)
     for r in base["rows"]:
         if r["dtype"] == "float16":
@@ -160,7 +161,7 @@ def test_acc_float32_lifts_the_float16_stall(smooth_json):
             assert (r["sumexp"], r["value"], r["acc_dtype"]) == (5000.0, good, "float32")
         else:  # float32 is not wider than float64: the row keeps its own dtype
             assert r["acc_dtype"] == "float64"
-            assert r["value"] == O.round_model(O.lse([0] * 5000), "float64")
+            assert r["value"] == O.round_to(O.lse_exact([0] * 5000), "float64")
     assert wide["settings"]["acc"] == "float32" and base["settings"]["acc"] is None
 
 
@@ -174,18 +175,18 @@ def test_acc_softmax_divides_in_the_wide_dtype(smooth_json):
     wide = smooth_json("softmax", *xs, "--dtype", "float16", "--method", "shifted,log1p,online",
                        "--acc", "float32", "--sum", "sequential")
     M16, M32 = O.Model("float16"), O.Model("float32")
-    t = [M16.exp(M16.sub(O.round_model(x, "float16"), 0.0)) for x in xs]
+    t = [M16.exp(M16.sub(O.round_to(x, "float16"), 0.0)) for x in xs]
     assert plain["rows"][0]["sumexp"] == M16.seqsum(t) == 1.0
     assert plain["rows"][0]["value"][0] == 1.0
     s32 = M32.seqsum(t)
-    want = [O.round_model(M32.div(e, s32), "float16") for e in t]
+    want = [O.round_to(M32.div(e, s32), "float16") for e in t]
     assert want[0] != 1.0
     rows = {r["method"]: r for r in wide["rows"]}
     assert rows["shifted"]["value"] == want and rows["shifted"]["acc_dtype"] == "float32"
     assert rows["shifted"]["sumexp"] == s32
     # log1p divides by 1 + s, s summed in float32 without the max term; online's d likewise
     s_tail = M32.seqsum(t[1:])
-    assert rows["log1p"]["value"] == [O.round_model(M32.div(e, M32.add(1.0, s_tail)), "float16")
+    assert rows["log1p"]["value"] == [O.round_to(M32.div(e, M32.add(1.0, s_tail)), "float16")
                                       for e in t]
     assert rows["online"]["value"] == want
     assert rows["shifted"]["bits"] < plain["rows"][0]["bits"]
@@ -208,7 +209,7 @@ def test_acc_result_rounds_once_even_from_float64():
 
     v = np.float64(1 + 2.0 ** -8 + 2.0 ** -40)
     bf16 = O.np_dtype("bfloat16")
-    assert O.round_model(float(v), "bfloat16") == 1.0078125
+    assert O.round_to(float(v), "bfloat16") == 1.0078125
     assert float(Accumulation("sequential", "float64").finish(v, bf16)) == 1.0078125
     arr = np.array([v, -v, np.inf], dtype=np.float64)
     out = Accumulation("sequential", "float64").finish(arr, bf16)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
 import os
 import sys
@@ -38,6 +37,8 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from conftest import loads_strict, num
+from oracle import exact, mp
 from smoothcli.cli import app
 from smoothcli.core.formats import FORMATS
 
@@ -86,22 +87,6 @@ def floor_log2(a: Fraction) -> int:
     while Fraction(2) ** (e + 1) <= a:
         e += 1
     return e
-
-
-def frac(v) -> Fraction:
-    """A finite float or mpf as an exact Fraction."""
-    if isinstance(v, mpmath.mpf):
-        sign, man, exp, _ = v._mpf_  # raw tuple: exact, whatever the working precision
-        q = Fraction(int(man)) * Fraction(2) ** int(exp) if man else Fraction(0)
-        return -q if sign else q
-    return Fraction(v)
-
-
-def mpf(q) -> Any:
-    """An mpf holding a Fraction or float (exact for floats; for Fractions at working precision)."""
-    if isinstance(q, Fraction):
-        return mpmath.mpf(q.numerator) / q.denominator
-    return mpmath.mpf(q)
 
 
 @dataclass(frozen=True)
@@ -195,11 +180,11 @@ def thresholds(name: str) -> Thresholds:
     m = model(name)
     with mpmath.workdps(60):
         omega = m.max + m.ulp(m.max) / 2
-        ln_omega = mpmath.log(mpf(omega))
-        ln_zero = mpmath.log(mpf(m.sub / 2))
-        ln_normal = mpmath.log(mpf(m.normal - m.sub / 2))
-        return Thresholds(ln_omega, ln_zero, m.grid(frac(ln_omega), "down"),
-                          m.grid(frac(ln_zero), "up"), m.grid(frac(ln_normal), "up"))
+        ln_omega = mpmath.log(mp(omega))
+        ln_zero = mpmath.log(mp(m.sub / 2))
+        ln_normal = mpmath.log(mp(m.normal - m.sub / 2))
+        return Thresholds(ln_omega, ln_zero, m.grid(exact(ln_omega), "down"),
+                          m.grid(exact(ln_zero), "up"), m.grid(exact(ln_normal), "up"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,14 +193,14 @@ def thresholds(name: str) -> Thresholds:
 def _plain_lse(values: list, dps: int):
     """log(fsum(exp(x))) as written, at ``dps`` digits (mpmath's exponent range is unbounded)."""
     with mpmath.workdps(dps):
-        return mpmath.log(mpmath.fsum(mpmath.exp(mpf(v)) for v in values))
+        return mpmath.log(mpmath.fsum(mpmath.exp(mp(v)) for v in values))
 
 
 def _log1p_lse(values: list, dps: int):
     """m + log1p(Σ_{i≠k} exp(x_i − m)): only where the plain form cannot resolve an LSE within
     10**-dps of 0 (LSE(0, −4.6e18) = e**−4.6e18 is 1 + e**−4.6e18 before the log)."""
     with mpmath.workdps(dps):
-        xs = [mpf(v) for v in values]
+        xs = [mp(v) for v in values]
         k = max(range(len(xs)), key=lambda i: xs[i])
         tail = mpmath.fsum(mpmath.exp(x - xs[k]) for i, x in enumerate(xs) if i != k)
         return xs[k] + mpmath.log1p(tail)
@@ -249,7 +234,7 @@ def exact_lse(values: list, digits: int = 40):
     finite = finite_part(values)
     if len(finite) == 1:  # LSE(x) = x; mpf of a typed decimal is rounded at this precision
         with mpmath.workdps(digits + 20):
-            return mpf(finite[0])
+            return mp(finite[0])
     for form in (_plain_lse, _log1p_lse):
         dps = digits + 20
         for _ in range(3):
@@ -265,7 +250,7 @@ def exact_softmax(values: list[Fraction], digits: int = 40) -> list:
     """exp(x_i) / Σ exp(x_j) for finite values, directly: every term is positive, so the result
     has ~dps − 5 correct digits whatever the spread; computed at digits + 20."""
     with mpmath.workdps(digits + 20):
-        e = [mpmath.exp(mpf(v)) for v in values]
+        e = [mpmath.exp(mp(v)) for v in values]
         s = mpmath.fsum(e)
         return [t / s for t in e]
 
@@ -399,14 +384,6 @@ def vectors(draw, m: Model, specials: bool = False, finite: bool = False, max_le
 _RUNNER = CliRunner()
 
 
-def loads_strict(text: str) -> Any:
-    """json.loads rejecting NaN / Infinity literals (not RFC 8259)."""
-    def reject(name):
-        raise ValueError(f"non-RFC-8259 literal {name}")
-
-    return json.loads(text, parse_constant=reject)
-
-
 def invoke(args: list[str], input: str | bytes | None = None):
     result = _RUNNER.invoke(app, [str(a) for a in args], input=input)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
@@ -420,15 +397,6 @@ def run_json(command: str, toks: list[Tok], *opts: str) -> dict:
     result = invoke([command, *[t.text for t in toks], *opts, "--json"])
     assert result.exit_code in (0, 1), (result.exit_code, result.stderr)
     return loads_strict(result.stdout)
-
-
-def num(v) -> float:
-    """A JSON number, or one of the strings "inf", "-inf", "nan", as a float."""
-    if isinstance(v, str):
-        assert v in ("inf", "-inf", "nan"), v
-        return float(v)
-    assert isinstance(v, (int, float)) and not isinstance(v, bool), v
-    return float(v)
 
 
 #: Methods whose LSE is the textbook log(Σ exp x): the ones expected to overflow / underflow.
@@ -535,12 +503,12 @@ def test_stable_lse_is_finite_and_within_max_and_max_plus_log_n(name):
         t = thresholds(name)
         with mpmath.workdps(60):
             y = exact_lse([Fraction(v) for v in vals])
-            finite_exact = y < t.ln_omega or math.isfinite(m.rn(frac(y)))
+            finite_exact = y < t.ln_omega or math.isfinite(m.rn(exact(y)))
             log_n = mpmath.log(n)
             levels = math.ceil(math.log2(n)) + 1 if n > 1 else 0
-            slack = (mpf(levels * m.u) + mpf(m.ulp(frac(log_n + 1)))
-                     + mpf(m.ulp(frac(abs(mpf(top)) + log_n + 1))))
-            upper = mpf(top) + log_n + slack
+            slack = (mp(levels * m.u) + mp(m.ulp(exact(log_n + 1)))
+                     + mp(m.ulp(exact(abs(mp(top)) + log_n + 1))))
+            upper = mp(top) + log_n + slack
         # Without infinities (float8_e4m3fn) the shift itself can overflow: x_i − max beyond the
         # format's range is NaN, not −inf (LSE(18, −448) in e4m3fn: −466 > 448).  The tool must
         # then show it; with infinities exp(−inf) = 0 keeps the shift harmless.
@@ -560,7 +528,7 @@ def test_stable_lse_is_finite_and_within_max_and_max_plus_log_n(name):
             assert not (row["overflow"] or row["underflow"] or row["nan"]), row
             assert Fraction(v) >= top, (row["method"], v, top)
             with mpmath.workdps(60):
-                assert mpf(v) <= upper, (row["method"], v, mpmath.nstr(upper, 20))
+                assert mp(v) <= upper, (row["method"], v, mpmath.nstr(upper, 20))
 
     prop()
 
@@ -575,16 +543,16 @@ def _term_bracket(x: Fraction, m: Model) -> tuple[Any, Any]:
     and rounded once to nearest: lo/hi are that rounding at exp(x)·(1 ∓ 2**-21).  float32 and
     float64 get numpy's own exp, taken to be within 4 ulps."""
     with mpmath.workdps(40):
-        if mpf(x) < thresholds(m.name).ln_zero - 1:
+        if mp(x) < thresholds(m.name).ln_zero - 1:
             # exp(x) < s/(2e): 0 in every format, by any exp worth the name (and an exact
             # Fraction of exp(-3e38), a bfloat16 possibility, would not fit in memory)
             return mpmath.mpf(0), mpmath.mpf(0)
-        e = mpmath.exp(mpf(x))
+        e = mpmath.exp(mp(x))
         if m.p < 24:
             eta = mpmath.mpf(2) ** -21
-            lo, hi = (m.rn(frac(e * (1 - eta))), m.rn(frac(e * (1 + eta))))
+            lo, hi = (m.rn(exact(e * (1 - eta))), m.rn(exact(e * (1 + eta))))
             return mpmath.mpf(lo), mpmath.mpf(hi)
-        step = mpf(m.ulp(e))
+        step = mp(m.ulp(e))
         return max(mpmath.mpf(0), e - 4 * step), e + 4 * step
 
 
@@ -619,8 +587,8 @@ def test_naive_lse_flags_overflow_and_underflow_exactly(name):
     or +inf among the rounded inputs: no underflow, and overflow only for the reasons above."""
     m = model(name)
     t = thresholds(name)
-    omega = mpf(m.max + m.ulp(m.max) / 2)
-    normal = mpf(m.normal)
+    omega = mp(m.max + m.ulp(m.max) / 2)
+    normal = mp(m.normal)
 
     @budget(30)
     @given(toks=vectors(m, specials=True), order=st.sampled_from(orders()))
@@ -630,8 +598,8 @@ def test_naive_lse_flags_overflow_and_underflow_exactly(name):
         (row,) = doc["rows"]
         finite = [Fraction(v) for v in vals if math.isfinite(v)]
         with mpmath.workdps(60):
-            term_over = any(mpf(x) > t.ln_omega for x in finite)
-            brackets = [_term_bracket(x, m) for x in finite if mpf(x) <= t.ln_omega]
+            term_over = any(mp(x) > t.ln_omega for x in finite)
+            brackets = [_term_bracket(x, m) for x in finite if mp(x) <= t.ln_omega]
             certain = sum(1 for b in brackets if b[1] == 0)  # exps surely rounded to 0
             possible = sum(1 for b in brackets if b[0] == 0)  # exps that may round to 0
             lo_sum = mpmath.fsum(b[0] for b in brackets)
@@ -653,9 +621,9 @@ def test_naive_lse_flags_overflow_and_underflow_exactly(name):
             assert row["overflow"], row
         elif nan_in or posinf:
             assert not row["overflow"], row
-        elif g is not None and hi_sum * (1 + mpf(g)) < omega:
+        elif g is not None and hi_sum * (1 + mp(g)) < omega:
             assert not row["overflow"], row
-        elif g is not None and lo_sum * (1 - mpf(g)) >= omega:
+        elif g is not None and lo_sum * (1 - mp(g)) >= omega:
             assert row["overflow"], row
         if nan_in or posinf or term_over or not finite:
             assert not row["underflow"], row
@@ -771,13 +739,13 @@ def _my_errors(value: float, exact_of, m: Model, exact_q: Fraction | None = None
         return float(d), float(rel), [float(d / m.ulp(exact_q))], tol, float(abs(exact_q))
     ref = exact_of(40)
     with mpmath.workdps(70):
-        diff = abs(mpf(value) - ref)
+        diff = abs(mp(value) - ref)
         p2 = _power_of_two_near(ref) if ref != 0 else mpmath.mpf(0)
         doubt = abs(ref) * mpmath.mpf(2) ** -REFERENCE_BITS
         if ref != 0 and abs(abs(ref) - p2) <= doubt:
-            steps = [mpf(m.ulp(p2)), mpf(m.ulp(p2 * (1 - mpmath.mpf(2) ** -80)))]
+            steps = [mp(m.ulp(p2)), mp(m.ulp(p2 * (1 - mpmath.mpf(2) ** -80)))]
         else:
-            steps = [mpf(m.ulp(ref))]
+            steps = [mp(m.ulp(ref))]
         rel = diff / abs(ref) if ref != 0 else mpmath.inf
         return float(diff), float(rel), [float(diff / st_) for st_ in steps], tol, float(abs(ref))
 
@@ -908,7 +876,7 @@ def _nearest_float64s(exact_of, exact_q: Fraction | None = None) -> list[float]:
         if abs(ref) > mpmath.ldexp(1, 1030):
             return [math.copysign(math.inf, ref)]
         doubt = abs(ref) * mpmath.mpf(2) ** -REFERENCE_BITS
-        return sorted({f64.rn(frac(ref - doubt)), f64.rn(frac(ref + doubt))})
+        return sorted({f64.rn(exact(ref - doubt)), f64.rn(exact(ref + doubt))})
 
 
 def _same(got: float, wants: list[float]) -> bool:

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 import oracle
-from oracle import num
+from conftest import close, loads_strict, num
 
 #: Address-space cap for the subprocess runs: the unguarded references needed 5.5–7.4 GB
 #: (or ran out of memory) for one number; the guarded ones need a few tens of MB.
@@ -53,7 +53,7 @@ def run_capped(venv_bin, env_with_smooth):
                            stdin=subprocess.DEVNULL)
         seconds = time.perf_counter() - t0
         assert p.returncode in (0, 1), (p.returncode, p.stderr)
-        return oracle.loads_strict(p.stdout), seconds
+        return loads_strict(p.stdout), seconds
 
     return run
 
@@ -244,4 +244,4 @@ def test_sigmoid_family_errors_keep_tails(smooth_json, fn, exact, dtype, x):
         want = oracle.expected_errors(num(r["value"]), ref, dtype)
         for key in ("abs_error", "ulp_error"):
             got = num(r[key])
-            assert oracle.close(got, want[key], rel=1e-12), (r["method"], key, got, want[key])
+            assert close(got, want[key], rel=1e-12), (r["method"], key, got, want[key])

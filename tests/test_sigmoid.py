@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import oracle
-from oracle import num
+from conftest import close, num, rows_by
 
 NP = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 ROW_KEYS = {"function", "dtype", "method", "input", "x", "hard", "value", "reference",
@@ -43,8 +43,7 @@ EXACT = {"sigmoid": sigma, "softplus": softplus, "log_sigmoid": log_sigma}
 
 
 def rows(doc, function="sigmoid"):
-    return {(r["dtype"], r["method"], r["input"]): r for r in doc["rows"]
-            if r["function"] == function}
+    return rows_by(doc, ("dtype", "method", "input"), function=function)
 
 
 def test_seed_sigmoid_of_4_6(smooth_json):
@@ -104,7 +103,7 @@ def test_every_row_against_textbook_formula(smooth_json, function):
         assert row["reference"] == oracle.nearest_float(exact), (dt, method, text)
         want = oracle.expected_errors(num(row["value"]), exact, npdt)
         for k in ("abs_error", "rel_error", "ulp_error"):
-            assert oracle.close(row[k], want[k]), (dt, method, text, k, row[k], want[k])
+            assert close(row[k], want[k]), (dt, method, text, k, row[k], want[k])
         if method == "stable":  # the stable forms are accurate everywhere (a few roundings)
             assert row["ulp_error"] <= 2, (dt, text, row["ulp_error"])
             assert not (row["overflow"] or row["underflow"] or row["nan"]), (dt, text)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 import oracle
-from oracle import num
+from conftest import close, num, rows_by
 
 NP = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 
@@ -36,8 +36,7 @@ def lse_k(x, y, k) -> mpmath.mpf:
 
 
 def abs_rows(doc):
-    return {(r["dtype"], r["k"], r["method"], r["input"]): r for r in doc["rows"]
-            if r["function"] == "smooth_abs"}
+    return rows_by(doc, ("dtype", "k", "method", "input"), function="smooth_abs")
 
 
 def test_constant_makes_f_zero_at_zero(smooth_json):
@@ -67,7 +66,7 @@ def test_every_row_against_the_derivation(smooth_json):
         assert r["upper"] == abs(x)  # the interval [|x| − 2·log(2)/k, |x|]
         assert 0 <= gap < bound  # the gap to |x| and its bound in k
         want = oracle.expected_errors(num(r["value"]), exact, npdt)
-        assert oracle.close(r["ulp_error"], want["ulp_error"]), (dt, k, method, text)
+        assert close(r["ulp_error"], want["ulp_error"]), (dt, k, method, text)
         if method == "stable":
             assert r["ulp_error"] <= 2.5, (dt, k, text, r["ulp_error"])
             assert r["inside"] and not (r["overflow"] or r["underflow"] or r["nan"])

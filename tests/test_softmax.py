@@ -14,15 +14,12 @@ import numpy as np
 import pytest
 
 import oracle
-from oracle import close, num
+from conftest import close, loads_strict, num, rows_by
 
 NP = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 ROW_KEYS = {"dtype", "method", "value", "reference", "abs_error", "rel_error", "ulp_error",
             "overflow", "underflow", "nan", "ulp_errors", "output_sum", "sum_error"}
 
-
-def rows_by(doc):
-    return {(r["dtype"], r["method"]): r for r in doc["rows"]}
 
 
 def close_error(got, want: float, kind: str, ref, dt) -> bool:
@@ -226,7 +223,7 @@ def test_random_vectors_match_the_oracles(xs):
 
     r = CliRunner().invoke(app, ["softmax", *xs, "--json"])
     assert r.exit_code == 0, r.output
-    doc = oracle.loads_strict(r.stdout)
+    doc = loads_strict(r.stdout)
     for row in doc["rows"]:
         dt = NP[row["dtype"]]
         rounded = [num(i["rounded"][row["dtype"]]) for i in doc["inputs"]]

@@ -18,39 +18,15 @@ import numpy as np
 import pytest
 
 import oracle
-from oracle import close, num
+from conftest import close, num, rows_by
 
 NP = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
-WIDTH = {"float16": 16, "float32": 32, "float64": 64}
-
-
-# --- independent Herbie bits: ordinals from the bit patterns -------------------------------------
-
-def ordinal(v: float, dtype) -> int:
-    """IEEE 754 §3.4: for one sign, consecutive values have consecutive bit patterns; the
-    magnitude's pattern counts the values from +0 (so +inf is one beyond +max)."""
-    w = WIDTH[np.dtype(dtype).name]
-    u = int(np.array([v], dtype=dtype).view(oracle._uint(dtype))[0])
-    mag = u & ((1 << (w - 1)) - 1)
-    return -mag if u >> (w - 1) else mag
-
-
-def herbie_bits(value: float, ref, dtype) -> float:
-    """log2(1 + |ord(value) − ord(ref rounded to the dtype)|); NaN against a number: the width."""
-    r = math.nan if mpmath.isnan(ref) else (
-        float(ref) if mpmath.isinf(ref) else oracle.round_to(oracle.exact(ref), dtype))
-    if math.isnan(value) or math.isnan(r):
-        return 0.0 if math.isnan(value) and math.isnan(r) else float(WIDTH[np.dtype(dtype).name])
-    return math.log2(1 + abs(ordinal(value, dtype) - ordinal(r, dtype)))
 
 
 def grid(a: str, b: str, steps: int) -> list[Fraction]:
     A, B = Fraction(a), Fraction(b)
     return [A + (B - A) * j / (steps - 1) for j in range(steps)]
 
-
-def rows_by(doc):
-    return {(r["dtype"], r["method"]): r for r in doc["rows"]}
 
 
 def check_lse_series(row: dict, xs: list[str], cs: list[Fraction], kind: str = "shift") -> None:
@@ -66,7 +42,7 @@ def check_lse_series(row: dict, xs: list[str], cs: list[Fraction], kind: str = "
         assert close(row["reference"][j], oracle.nearest_float(ref), rel=0)
         want = oracle.expected_errors(value, ref, dt)["ulp_error"]
         assert close(row["ulp_errors"][j], want, rel=1e-9), (c, row["ulp_errors"][j], want)
-        assert close(row["bits_errors"][j], herbie_bits(value, ref, dt), rel=1e-12)
+        assert close(row["bits_errors"][j], oracle.herbie_bits(value, ref, dt), rel=1e-12)
         fl = oracle.expected_flags(ins, dt, row["method"])
         assert row["overflow_at"][j] is fl["overflow"], c
         assert row["underflow_at"][j] is fl["underflow"], c
@@ -141,7 +117,7 @@ def test_softmax_series_worst_element(smooth_json):
                     for v, r in zip(vals, ref)]
             worst = math.nan if any(map(math.isnan, errs)) else max(errs)
             assert close(row["ulp_errors"][j], worst, rel=1e-9), (row["method"], c)
-            bits = max(herbie_bits(v, r, np.float16) for v, r in zip(vals, ref))
+            bits = max(oracle.herbie_bits(v, r, np.float16) for v, r in zip(vals, ref))
             assert close(row["bits_errors"][j], bits, rel=1e-12)
             fl = oracle.expected_flags(ins, np.float16, row["method"], kind="softmax")
             assert (row["overflow_at"][j], row["underflow_at"][j], row["nan_at"][j]) == (
@@ -168,7 +144,7 @@ def test_exp_series_matches_exp_range(smooth_json):
             ref = mpmath.exp(mpmath.mpf(y))
         assert num(row["value"][j][0]) == v
         assert close(row["ulp_errors"][j], oracle.expected_errors(v, ref, np.float16)["ulp_error"])
-        assert close(row["bits_errors"][j], herbie_bits(v, ref, np.float16), rel=1e-12)
+        assert close(row["bits_errors"][j], oracle.herbie_bits(v, ref, np.float16), rel=1e-12)
         assert row["overflow_at"][j] is math.isinf(v)
         assert row["underflow_at"][j] is (v < tiny)
     # the exact thresholds, independently: the last finite and the first nonzero

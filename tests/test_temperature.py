@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import oracle
-from oracle import num
+from conftest import close, num
 
 NP = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 SEED = ("1.1", "3.4", "2.5")
@@ -78,7 +78,7 @@ def test_softmax_of_x_over_t_tends_to_hardmax(smooth_json, dt):
         assert [num(v) for v in r["value"]] == values
         # errors against the exact softmax(x/T): the rounding of x/T is part of them
         for v, e, u in zip(values, exact, r["ulp_errors"]):
-            assert oracle.close(u, oracle.expected_errors(v, e, npdt)["ulp_error"])
+            assert close(u, oracle.expected_errors(v, e, npdt)["ulp_error"])
         assert float(gap) < previous  # softmax(x/T) → hardmax(x) as T → 0
         previous = float(gap)
     assert previous < 1e-15

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import oracle
-from oracle import num
+from conftest import loads_strict, num
 
 NP = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 
@@ -61,7 +61,7 @@ def demo():
 
     r = CliRunner().invoke(app, ["underflow", "--json"])
     assert r.exit_code == 0, r.output
-    return oracle.loads_strict(r.stdout)
+    return loads_strict(r.stdout)
 
 
 def test_demo_is_lse_of_minus_800_minus_900(demo):

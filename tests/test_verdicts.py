@@ -12,30 +12,11 @@ import mpmath
 import numpy as np
 import pytest
 
+import oracle
+
 mpmath.mp.prec = 300
 
 STATUS_KEYS = {"status", "reason", "advice"}
-
-
-def lse_exact(xs):
-    return mpmath.log(mpmath.fsum(mpmath.exp(mpmath.mpf(x)) for x in xs))
-
-
-def f16(v) -> float:
-    """The float16 nearest to an mpf (through a 300-bit decimal; no double rounding matters at
-    these magnitudes: the value is far from a float16 midpoint in every test below)."""
-    return float(np.float16(float(v)))
-
-
-def f16_ordinal(v: float) -> int:
-    bits = int(np.array([v], dtype=np.float16).view(np.uint16)[0])
-    return bits if bits < 0x8000 else -(bits - 0x8000)
-
-
-def herbie_bits16(value: float, exact) -> float:
-    import math
-
-    return math.log2(1 + abs(f16_ordinal(value) - f16_ordinal(f16(exact))))
 
 
 def options(advice: str) -> list[str]:
@@ -68,7 +49,7 @@ def lines_of(text: str) -> list[str]:
 
 def test_shifted_lse_loses_everything_in_float16_and_log1p_is_verified(smooth):
     args = ["lse", "0", "-10", "--dtype", "float16", "--method", "shifted"]
-    exact = lse_exact([0, -10])  # log(1 + e^-10) ≈ 4.5398899e-5
+    exact = oracle.lse_exact([0, -10])  # log(1 + e^-10) ≈ 4.5398899e-5
     r = smooth(*args, "--check")
     assert r.exit_code == 1
     assert "inaccurate" in r.stdout
@@ -77,7 +58,8 @@ def test_shifted_lse_loses_everything_in_float16_and_log1p_is_verified(smooth):
     assert STATUS_KEYS <= row.keys()
     assert row["value"] == 0.0
     assert row["status"] == "inaccurate"
-    assert herbie_bits16(0.0, exact) > 11 / 2  # independently: more than half the bits lost
+    # independently: more than half the bits lost
+    assert oracle.herbie_bits(0.0, exact, "float16") > 11 / 2
     assert "rounds to 1" in row["reason"] and "4.5e-05" in row["reason"]
     assert row["advice"].startswith("use --method log1p")
     assert doc["summary"][0]["status_rows"] == {"inaccurate": 1}
@@ -88,7 +70,7 @@ def test_shifted_lse_loses_everything_in_float16_and_log1p_is_verified(smooth):
     assert r2.exit_code == 0, r2.stdout
     (row2,) = smooth(*fixed, "--json").json["rows"]
     assert row2["status"] == "ok"
-    assert abs(f16_ordinal(row2["value"]) - f16_ordinal(f16(exact))) <= 1
+    assert oracle.ordinal_distance(row2["value"], oracle.round_to(exact, "float16"), "float16") <= 1
 
 
 def test_softmax_of_a_fully_masked_row_is_undefined(smooth):
@@ -109,8 +91,8 @@ def test_subnormal_sum_alone_does_not_fail_a_row(smooth):
     args = ["lse", "-12", "-11", "--dtype", "float16"]
     r = smooth(*args, "--check")
     assert r.exit_code == 0, r.stdout
-    exact = lse_exact([-12, -11])
-    want = f16(exact)
+    exact = oracle.lse_exact([-12, -11])
+    want = oracle.round_to(exact, "float16")
     assert want == -10.6875
     doc = smooth(*args, "--json").json
     naive = next(row for row in doc["rows"] if row["method"] == "naive")
@@ -137,7 +119,7 @@ def test_naive_overflow_names_the_threshold_and_shifted_is_verified(smooth):
     assert options(row["advice"]) == ["--method", "shifted"]
     fixed = smooth(*with_options(args, options(row["advice"])), "--json").json
     assert fixed["rows"][0]["status"] == "ok"
-    assert fixed["rows"][0]["value"] == float(lse_exact([710, 12]))
+    assert fixed["rows"][0]["value"] == float(oracle.lse_exact([710, 12]))
 
 
 def test_input_beyond_the_range_is_an_overflow_and_a_wider_dtype_is_verified(smooth):
@@ -233,7 +215,7 @@ def test_softmax_default_fits_in_30_lines(smooth):
 
 def test_exact_value_shown_once_and_full_tables_behind_full(smooth):
     r = smooth("lse", "0", "-10")
-    exact = mpmath.nstr(lse_exact([0, -10]), 17, min_fixed=-5, max_fixed=5)
+    exact = mpmath.nstr(oracle.lse_exact([0, -10]), 17, min_fixed=-5, max_fixed=5)
     assert r.stdout.count("4.5398899216864") == 1, (exact, r.stdout)
     assert "bound/u" not in r.stdout
     full = smooth("lse", "0", "-10", "--full")
