@@ -573,10 +573,3 @@ def model_softmax(xs, name: str, method: str) -> list[float]:
         m, d = model_online(xs, M)
         return [M.div(M.exp(M.sub(x, m)), d) for x in xs]
     raise KeyError(method)
-
-
-# --------------------------------------------------------------------------------------------
-# Compatibility for test_metrics.py and test_peers.py (being rewritten elsewhere): output parsing
-# moved to conftest.py; import it from there.  Remove this block once they do.
-
-from conftest import close, loads_strict, num  # noqa: E402,F401

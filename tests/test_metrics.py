@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import oracle
-from oracle import num
+from conftest import close, num
 
 NP = {"float16": np.float16, "float32": np.float32, "float64": np.float64}
 KEYS = {"dtype", "k", "function", "hard", "value", "reference", "abs_error", "ulp_error",
@@ -79,8 +79,8 @@ def test_hand_checked_batch(smooth_json):
         assert r["reference"] == oracle.nearest_float(exact), (dt, metric)
         assert oracle.decimal_is_correct(r["reference_decimal"], exact)
         want = oracle.expected_errors(num(r["value"]), exact, npdt)
-        assert oracle.close(r["ulp_error"], want["ulp_error"]), (dt, metric, method)
-        assert oracle.close(r["abs_error"], want["abs_error"])
+        assert close(r["ulp_error"], want["ulp_error"]), (dt, metric, method)
+        assert close(r["abs_error"], want["abs_error"])
         assert not (r["overflow"] or r["underflow"] or r["nan"])
         if dt == "float64" and method == "stable":
             assert r["ulp_error"] <= 4, (metric, r["ulp_error"])
@@ -171,7 +171,7 @@ def test_seed_multiclass_vector(smooth_json):
                     "cross_entropy": oracle.lse_exact(kx) - oracle.mp(kx[1])}[metric]
         assert r["reference"] == oracle.nearest_float(want), (dt, k, metric)
         assert r["hard"] == {"accuracy": 1.0, "accuracy_loss": 0.0, "cross_entropy": 0.0}[metric]
-        assert oracle.close(r["ulp_error"],
+        assert close(r["ulp_error"],
                             oracle.expected_errors(num(r["value"]), want, npdt)["ulp_error"])
     # one-hot labels give the same rows
     hot = smooth_json("metrics", "--logits", "1.1,3.4,2.5", "--labels", "0,1,0", "--task",
