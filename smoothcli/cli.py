@@ -519,8 +519,10 @@ def abs_(ctx: typer.Context, values: Values = None, k: SharpK = None, dtype: Dty
 @app.command("grad", context_settings=NUMBERS)
 def grad(ctx: typer.Context,
          function: Annotated[str, typer.Argument(
-             help="lse (∇LSE = softmax; --k: the smooth max), sigmoid, softplus, log-sigmoid, "
-             "abs (the smooth |x|, with --k) or max (its subgradient conventions).",
+             help="lse (∇LSE = softmax; --k: the smooth max), softmax and log-softmax "
+             "(vector–Jacobian products, --cotangent), cross-entropy (--label), sigmoid, "
+             "softplus, log-sigmoid, abs (the smooth |x|, with --k) or max (its subgradient "
+             "conventions).",
              show_default=False)],
          values: Values = None, k: SharpK = None, dtype: Dtype = None,
          method: Annotated[Optional[List[str]], typer.Option(
@@ -528,12 +530,19 @@ def grad(ctx: typer.Context,
              "argmax (repeatable or comma-separated) [default: all].",
              show_default=False)] = None,
          json: Json = False, check: Check = False, max_ulp: MaxUlp = None,
+         cotangent: Annotated[Optional[List[str]], typer.Option(
+             "--cotangent", help="softmax, log-softmax: the cotangent g of the vector–Jacobian "
+             "product, one value per input (default: the one-hot of the argmax for softmax, all "
+             "ones for log-softmax).", metavar="VALUES", show_default=False)] = None,
+         label: Annotated[Optional[int], typer.Option(
+             "--label", help="cross-entropy: the index of the right class (0-based).",
+             show_default=False)] = None,
          full: Annotated[bool, typer.Option(
              "--full", help="Show every column (abs / rel error, the computed exponential, the "
              "flags) instead of the compact view of value, ULP error, status and the exact "
              "value.")] = False) -> None:
     """Derivatives as autodiff computes them from each form, against the exact derivative."""
-    from smoothcli.commands.grad import grad_report, methods_of, resolve
+    from smoothcli.commands.grad import VECTOR, grad_report, methods_of, resolve
 
     def build():
         name = resolve(function)
@@ -541,13 +550,17 @@ def grad(ctx: typer.Context,
             from smoothcli.commands.grad_max import grad_max_report
 
             return grad_max_report(_values(ctx, values), k, dtype, method)
-        if name == "lse":
-            from smoothcli.commands.grad import lse_grad_report
+        if name in VECTOR:
+            from smoothcli.commands.grad import DEFAULT_METHODS, vector_grad_report
+            from smoothcli.core.numbers import parse_number
 
-            return lse_grad_report(_values(ctx, values), _sharpness(k) if k else None,
-                                   _plain_settings(dtype, method, methods_of(name),
-                                                   ["naive", "shifted", "shifted-exp-lse"]),
-                                   full=full or json)  # --json: every element, as lse does
+            g = None
+            if cotangent:
+                g = [parse_number(t) for part in cotangent for t in part.replace(",", " ").split()]
+            return vector_grad_report(name, _values(ctx, values), _sharpness(k) if k else None,
+                                      g, label, _plain_settings(dtype, method, methods_of(name),
+                                                                DEFAULT_METHODS[name]),
+                                      full=full or json)  # --json: every element, as lse does
         return grad_report(name, _values(ctx, values), _sharpness(k) if k else None,
                            _plain_settings(dtype, method, methods_of(name)), full=full)
 

@@ -241,12 +241,17 @@ def test_grad_max_conventions_exact(smooth_json):
     assert doc["rows"][0]["gradient_exact"] == ["1/3", "1/3", "1/3"]
 
 
-@pytest.mark.parametrize("function", ["softmax", "log-softmax", "cross-entropy"])
-def test_not_yet_refused(smooth, function):
-    r = smooth("grad", function, "1", "2")
-    assert r.exit_code == 2
+@pytest.mark.parametrize("args, needle", [
+    (("cross-entropy", "1", "2"), "needs --label"),
+    (("cross-entropy", "1", "2", "--label", "2"), "not an index"),
+    (("softmax", "1", "2", "--label", "0"), "--label applies"),
+    (("softmax", "1", "2", "--cotangent", "1,0,0"), "--cotangent has 3 values"),
+    (("lse", "1", "2", "--cotangent", "1,0"), "--cotangent applies"),
+])
+def test_vector_gradient_options_are_checked(smooth, args, needle):
+    r = smooth("grad", *args)
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and "not yet" in lines[0]
+    assert r.exit_code == 2 and len(lines) == 1 and needle in lines[0], r.stderr
 
 
 def test_k_only_for_abs(smooth):
@@ -302,3 +307,90 @@ def test_grad_of_the_smooth_max_overflows_naive_only(smooth_json):
     got = rows["shifted"]["value"]
     for g, w in zip(got, want):
         assert abs(mpmath.mpf(g) - w) <= w * 2 ** -22 + mpmath.mpf(2) ** -149
+
+
+# --- vector–Jacobian products and the cross-entropy gradient -------------------------------------
+
+def _diff_vector(f, xs, i):
+    """∂f/∂x_i at xs (mpmath.diff at high precision, the function itself differentiated)."""
+    with mpmath.workdps(60):
+        v = [mpmath.mpf(x) for x in xs]
+
+        def g(t):
+            w = list(v)
+            w[i] = t
+            return f(w)
+
+        return mpmath.diff(g, v[i])
+
+
+def _softmax(w):
+    s = mpmath.fsum(mpmath.exp(u) for u in w)
+    return [mpmath.exp(u) / s for u in w]
+
+
+def test_softmax_vjp_cancels_where_the_top_probability_is_near_one(smooth_json):
+    """gᵀ∂softmax with g = onehot(argmax) = ∇p_max: the backward y ⊙ (g − g·y) computes
+    1 − y_0 with y_0 = 0.99995 rounded to 1 in bfloat16, so element 0 is 0; the stable form
+    y_0·Σ_{j≠0} y_j is right."""
+    xs = ["10", "0", "-3"]
+    assert float(np.asarray(0.99995, dtype=np.float32).astype(oracle.np_dtype("bfloat16"))) == 1
+    doc = smooth_json("grad", "softmax", *xs, "--dtype", "bfloat16")
+    rows = {r["method"]: r for r in doc["rows"]}
+    want = [_diff_vector(lambda w: _softmax(w)[0], [10, 0, -3], i) for i in range(3)]
+    for r in rows.values():
+        assert r["function"] == "softmax_vjp"
+        for text, w in zip(r["reference_decimal"], want):
+            assert abs(mpmath.mpf(text) - w) <= abs(w) * 1e-15
+    assert num(rows["shifted"]["value"][0]) == 0.0 and rows["shifted"]["status"] == "inaccurate"
+    assert rows["stable"]["status"] == "ok" and rows["stable"]["ulp_error"] <= 1
+    assert "--method stable" in rows["shifted"]["advice"]
+
+
+def test_log_softmax_vjp_of_equal_logits_is_exactly_zero_only_when_stable(smooth_json):
+    """Σ_i log softmax(x)_i has gradient 1 − n·p_i = 0 at equal logits (p_i = 1/n): the
+    backward g − exp(y)·Σg is not 0 in float16 (exp(−log 4) is not exactly 1/4 there), the
+    stable form gives 0 exactly."""
+    with np.errstate(all="ignore"):
+        x = np.full(4, 1, dtype=np.float16)
+        lse = np.float16(1) + np.log(np.float16(4))
+        naive = np.float16(1) - np.exp(x - lse) * np.float16(4)
+    assert (naive != 0).all()  # the failure, predicted in the dtype
+    doc = smooth_json("grad", "log-softmax", "1", "1", "1", "1", "--dtype", "float16")
+    rows = {r["method"]: r for r in doc["rows"]}
+    assert rows["stable"]["value"] == [0.0] * 4 and rows["stable"]["status"] == "ok"
+    assert rows["stable"]["reference_decimal"] == ["0.0"] * 4
+    assert rows["naive"]["status"] == "inaccurate"
+
+
+def test_cross_entropy_gradient_at_a_confident_label(smooth_json):
+    """∇CE(x, y) = p − onehot(y): p_0 − 1 rounds to 0 in bfloat16 (p_0 = 0.99995); the stable
+    entry −Σ_{j≠0} p_j keeps −4.77e-5.  Expectations: mpmath.diff of CE = LSE(x) − x_0."""
+    doc = smooth_json("grad", "cross-entropy", "10", "0", "-3", "--label", "0",
+                      "--dtype", "bfloat16")
+    rows = {r["method"]: r for r in doc["rows"]}
+
+    def ce(w):
+        return mpmath.log(mpmath.fsum(mpmath.exp(u) for u in w)) - w[0]
+
+    want = [_diff_vector(ce, [10, 0, -3], i) for i in range(3)]
+    for text, w in zip(rows["stable"]["reference_decimal"], want):
+        assert abs(mpmath.mpf(text) - w) <= abs(w) * 1e-15
+    assert num(rows["naive"]["value"][0]) == 0.0 and rows["naive"]["status"] == "inaccurate"
+    assert rows["stable"]["status"] == "ok"
+    got = num(rows["stable"]["value"][0])
+    assert abs(got - float(want[0])) <= 2.0 ** -8 * abs(float(want[0]))  # within bfloat16's u
+    with pytest.raises(AssertionError):  # --label is required, and checked against the row
+        smooth_json("grad", "cross-entropy", "1", "2", expect_exit=0)
+
+
+def test_gradient_at_plus_inf_is_the_limit_one_hot(smooth_json):
+    """LSE(1, c, c) as c → +inf: ∇ → (0, ½, ½); the frameworks' forms compute inf − inf = NaN
+    (status nan), a row of −inf has no gradient at all (undefined)."""
+    doc = smooth_json("grad", "lse", "1", "inf", "inf", "--dtype", "float32")
+    for r in doc["rows"]:
+        assert r["reference"] == [0.0, 0.5, 0.5]
+        assert r["status"] == "nan" and "one-hot of the +inf" in r["reason"]
+    for fn in ("softmax", "log-softmax"):
+        doc = smooth_json("grad", fn, "-inf", "-inf", "--dtype", "float16")
+        assert {r["status"] for r in doc["rows"]} == {"undefined"}

@@ -18,11 +18,14 @@ from smoothcli.report.model import Report
 #: FUNCTION as typed -> the pointwise derivative evaluated.
 FUNCTIONS = {"sigmoid": "sigmoid_grad", "softplus": "softplus_grad",
              "log-sigmoid": "log_sigmoid_grad", "abs": "smooth_abs_grad"}
-ALIASES = {"log_sigmoid": "log-sigmoid", "logsigmoid": "log-sigmoid", "sigma": "sigmoid"}
+ALIASES = {"log_sigmoid": "log-sigmoid", "logsigmoid": "log-sigmoid", "sigma": "sigmoid",
+           "log_softmax": "log-softmax", "cross_entropy": "cross-entropy", "ce": "cross-entropy",
+           "logsumexp": "lse"}
 #: Accepted names whose gradients are not evaluated yet.
-NOT_YET = ("softmax", "log-softmax", "cross-entropy")
-#: Gradients that are another function of the one engine: ∇LSE(x) = softmax(x).
-VECTOR = ("lse",)
+NOT_YET: tuple = ()
+#: The vector gradients (smoothcli.methods.vjp): FUNCTION as typed -> the function evaluated.
+VECTOR = {"lse": "lse_grad", "softmax": "softmax_vjp", "log-softmax": "log_softmax_vjp",
+          "cross-entropy": "cross_entropy_grad"}
 #: Exact, no rounding question: handled by :mod:`smoothcli.commands.grad_max`.
 SUBGRADIENTS = ("max",)
 
@@ -44,37 +47,81 @@ def methods_of(function: str) -> dict:
     """The methods of FUNCTION's derivative (for ``--method``)."""
     from smoothcli.methods.pointwise import pointwise
 
-    if function == "lse":
-        from smoothcli.methods.registry import SOFTMAX_METHODS
+    if function in VECTOR:
+        from smoothcli.methods.vjp import VECTOR_FUNCTIONS
 
-        return SOFTMAX_METHODS
+        return VECTOR_FUNCTIONS[VECTOR[function]].methods
     return pointwise(FUNCTIONS[function]).methods
 
 
-def lse_grad_report(data, ks: Sequence[Number] | None, settings: Settings,
-                    full: bool = False) -> Report:
-    """∇LSE(x) = softmax(x), and with ``--k`` the gradient of the smooth max (1/k)·LSE(k·x),
-    softmax(k·x) with k·x formed in the dtype: the softmax rows of the one engine, named
-    ``lse_grad``.  A row of −inf has no gradient (0/0: undefined), where torch and jax return
-    NaN (pytorch#31829, jax#6811)."""
-    from smoothcli.commands._common import run
-    from smoothcli.engine.evaluate import Transform
+#: The methods shown without --method.
+DEFAULT_METHODS = {"lse": ["naive", "shifted", "shifted-exp-lse"],
+                   "softmax": ["naive", "shifted", "stable"],
+                   "log-softmax": ["naive", "stable"], "cross-entropy": ["naive", "stable"]}
+
+
+def vector_grad_report(function: str, data, ks: Sequence[Number] | None,
+                       cotangent: Sequence[Number] | None, label: int | None,
+                       settings: Settings, full: bool = False) -> Report:
+    """The gradient of a vector function (∇LSE; the vector–Jacobian products of softmax and
+    log-softmax with a cotangent; the cross-entropy's gradient at a label) for every row and
+    (dtype, method), as rows of the one engine (:mod:`smoothcli.methods.vjp`)."""
+    from smoothcli.engine.evaluate import Plan, Transform, evaluate
+    from smoothcli.engine.sources import as_batch
+    from smoothcli.methods.vjp import VECTOR_FUNCTIONS
     from smoothcli.report.family import build
 
-    transforms = [Transform("scale", k) for k in ks or []]
-    ev, typed = run("softmax", data, settings, transforms=transforms,
-                    keep_plain=not transforms)
-    for s in ev.series:
-        s.function = "lse_grad"
-    report = build("softmax", ev, settings, False, typed, full=full,
-                   extra={"function": "lse", "derivative": "softmax"})
-    report.command = "grad"
-    report.notes[:0] = NOTES["lse"]
+    kind = VECTOR[function]
+    spec = VECTOR_FUNCTIONS[kind]
+    if ks and function != "lse":
+        raise InputError(f"--k applies to grad lse (the smooth max) and grad abs, not to grad "
+                         f"{function}")
+    if cotangent is not None and spec.aux != "cotangent":
+        raise InputError(f"--cotangent applies to grad softmax and grad log-softmax, not to "
+                         f"grad {function}")
+    if (label is not None) != (spec.aux == "label"):
+        raise InputError("grad cross-entropy needs --label (the index of the right class)"
+                         if label is None else
+                         f"--label applies to grad cross-entropy, not to grad {function}")
+    aux = list(cotangent) if cotangent is not None else label
+    if cotangent is not None and any(t.exact is None for t in cotangent):
+        raise InputError("--cotangent needs finite values")
+    plan = Plan(kind, list(settings.dtypes), list(settings.methods), settings.accumulation,
+                transforms=[Transform("scale", k) for k in ks or []], elements=True, aux=aux)
+    ev = evaluate(plan, as_batch(data))
+    extra = {"function": function, "derivative": kind,
+             "cotangent": None if cotangent is None else [float(t.exact) for t in cotangent],
+             "label": label}
+    report = build("grad", ev, settings, False, None, full=full, extra=extra)
+    report.notes[:0] = NOTES[function]
     return report
 
 
 #: Per function: the notes that say what each method computes and which conventions it takes.
 NOTES = {
+    "softmax": [
+        "the vector–Jacobian product gᵀ∂softmax(x) = p ⊙ (g − g·p); without --cotangent g is the "
+        "one-hot of the argmax: the gradient of the largest probability (Σ softmax = 1 has "
+        "gradient 0)",
+        "naive and shifted: y ⊙ (g − g·y) as torch's and jax's softmax backward compute it; it "
+        "cancels when the largest probability is close to 1 (g_k − g·y = 1 − y_k)",
+        "stable: y_i·Σ_j (g_i − g_j)·y_j, with no such cancellation (n² work)",
+        "a +inf entry: the limit is the one-hot of the +inf entries (p ⊙ (g − g·p) = 0 there); "
+        "torch and jax return NaN; a row of -inf has no gradient"],
+    "log-softmax": [
+        "the vector–Jacobian product gᵀ∂log_softmax(x) = g − p·Σg; without --cotangent g is all "
+        "ones: the gradient of Σ log-softmax",
+        "naive: g − exp(y)·Σg from y = x − LSE(x), torch's log_softmax backward: with g = 1 it "
+        "cancels (1 − n·p_i), and is not 0 for equal logits",
+        "stable: Σ_j (g_i·p_j − g_j·p_i) with p_j − p_i = p_i·expm1(x_j − x_i) for close logits",
+        "a +inf entry: the limit g − onehot(+inf)·Σg; a row of -inf has no gradient"],
+    "cross-entropy": [
+        "∇CE(x, y) = softmax(x) − onehot(y) at the label y (--label, 0-based)",
+        "naive: p − onehot(y), p_y − 1 by subtraction, as frameworks compute it: it cancels when "
+        "the prediction is confidently right (p_y ≈ 1), e.g. in bfloat16",
+        "stable: the label's entry as −Σ_{j≠y} p_j",
+        "a +inf entry: the limit onehot(+inf) − onehot(y); a row of -inf has no gradient "
+        "(flash-attention#1930: all -inf but one logit still has one)"],
     "lse": [
         "∇LSE(x) = softmax(x): the gradient of the smooth max is the smooth hardmax; with --k, "
         "∇(1/k)·LSE(k·x) = softmax(k·x), which tends to the split-ties subgradient of max as "

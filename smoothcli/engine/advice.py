@@ -72,6 +72,12 @@ def _methods(kind: str, own: str) -> list[str]:
         spec = pointwise(kind)
         available = spec.methods
         order = [*spec.advice_order, *(m for m in available if m not in spec.advice_order)]
+    elif _vector(kind):
+        from smoothcli.methods.vjp import VECTOR_FUNCTIONS
+
+        available = VECTOR_FUNCTIONS[kind].methods
+        order = [m for m in ("stable", "shifted", "shifted-exp-lse", "log1p", "online", "naive")
+                 if m in available]
     elif kind == "metrics":
         from smoothcli.methods.metrics import METHOD_NAMES
 
@@ -81,6 +87,12 @@ def _methods(kind: str, own: str) -> list[str]:
         available = SOFTMAX_METHODS if kind == "softmax" else LSE_METHODS
         order = [m for m in ORDER[kind] if m in available]
     return ([own] if own in available else []) + [m for m in order if m != own]
+
+
+def _vector(kind: str) -> bool:
+    from smoothcli.methods.vjp import VECTOR_FUNCTIONS
+
+    return kind in VECTOR_FUNCTIONS
 
 
 def _run(ev: Any, s: Any, i: int, dtype: str, acc: str | None, methods: list[str]) -> Any:
@@ -94,7 +106,7 @@ def _run(ev: Any, s: Any, i: int, dtype: str, acc: str | None, methods: list[str
     if key not in cache:
         plan = Plan(ev.plan.kind, [FORMATS[dtype]], methods,
                     Accumulation(ev.plan.acc.order, acc), [],
-                    [t] if t is not None else [], keep_plain=t is None)
+                    [t] if t is not None else [], keep_plain=t is None, aux=ev.plan.aux)
         batch = one_point(ev, i) if ev.pointwise else one_row(ev.batch, i)
         cache[key] = evaluate(plan, batch, progress=False)
     return cache[key]

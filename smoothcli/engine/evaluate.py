@@ -116,13 +116,14 @@ class Plan:
     keep_plain: bool = True  # evaluate the untransformed function too
     elements: bool = False  # keep per-element arrays of vector results
     measure: bool = True  # False: flags only (no reference, no errors), e.g. sweep refinement
+    aux: Any = None  # vector gradients: the cotangent (Numbers, or None: the default) or label
 
 
 #: Float arrays of a Series (one value per row).
 FLOATS = ("value", "reference", "abs_error", "rel_error", "ulp_error", "bits", "bound",
           "error_u", "sumexp", "output_sum", "sum_error", "max", "x", "hard", "exp")
 #: Boolean arrays.
-BOOLS = ("overflow", "underflow", "nan", "exceeds_bound", "inputs_overflowed")
+BOOLS = ("overflow", "underflow", "nan", "exceeds_bound", "inputs_overflowed", "undefined")
 #: Integer arrays.
 INTS = ("flushed_terms", "changed_inputs", "argmax", "ties")
 
@@ -213,6 +214,10 @@ def evaluate(plan: Plan, batch: Batch, progress: bool | None = None,
         return _evaluate_points(plan, batch)
     if plan.kind == METRICS:
         return _evaluate_metrics(plan, batch)
+    from smoothcli.methods.vjp import VECTOR_FUNCTIONS
+
+    if plan.kind in VECTOR_FUNCTIONS:
+        return _evaluate_vectors(plan, batch)
     check_row_length(batch.n, batch.source)
     if plan.transforms and batch.n > TRANSFORM_MAX_N:
         which = "--temperature" if plan.transforms[0].name == "temperature" else "--k"
@@ -340,6 +345,7 @@ class _Worker:
                 xover = over or bool((np.isfinite(x64) & ~np.isfinite(xin64)).any())
                 ref = self._transformed_reference(s, x64) if self.plan.measure else None
             s["max"][i], s["argmax"][i], s["ties"][i] = top_info
+            s["undefined"][i] = not math.isfinite(top_info[0])  # softmax of no finite max
             s["inputs_overflowed"][i] = xover
             self._method(i, s, f, xin, xin64, xover, ref)
 
@@ -627,6 +633,112 @@ def _evaluate_points(plan: Plan, batch: Batch) -> Evaluation:
                     s.reference_mpf[q] = ref
                 series.append(s)
     return Evaluation(plan, batch, series, kinds, changed_total, failures, points=P)
+
+
+# --- vector gradients ------------------------------------------------------------------------
+
+#: Rows of vector gradients are measured element by element against mpmath: at most this long.
+VECTOR_MAX_N = 4096
+
+
+def _evaluate_vectors(plan: Plan, batch: Batch) -> Evaluation:
+    """The gradients of :mod:`smoothcli.methods.vjp` on every row: the same stages as a softmax
+    row (rounding, every method in the dtype, the one flag rule set on its exponentials and
+    sum), with an exact per-element reference (mpmath, Ziv's loop) that follows the limits the
+    module states, and exact errors and bits per element."""
+    import numpy as np
+
+    from smoothcli.engine.sources import changed_mask
+    from smoothcli.measure.bounds import bits
+    from smoothcli.measure.errors import errors
+    from smoothcli.measure.flags import input_facts, inputs_overflowed, read_flags
+    from smoothcli.methods.vjp import VECTOR_FUNCTIONS
+    from smoothcli.reference.exact import decimal_text, to_float
+
+    spec = VECTOR_FUNCTIONS[plan.kind]
+    R, n = batch.rows, batch.n
+    if n > VECTOR_MAX_N:
+        raise InputError(f"{spec.name} is measured element by element: rows of at most "
+                         f"{VECTOR_MAX_N} values (this one has {n})")
+    label = plan.aux if spec.aux == "label" else None
+    if label is not None and not 0 <= label < n:
+        raise InputError(f"--label {label} is not an index of a row of {n} values "
+                         f"(0 … {n - 1})")
+    if spec.aux == "cotangent" and plan.aux is not None and len(plan.aux) != n:
+        raise InputError(f"--cotangent has {len(plan.aux)} values; the row has {n}")
+    tr = plan.transforms[0] if plan.transforms else None  # "scale": the gradient at k·x
+    series = [Series(R, f, m, tr, tr.param(f) if tr else None, True, plan.acc, True)
+              for f in plan.dtypes for m in plan.methods]
+    for s in series:
+        s.function = spec.name
+    cache: dict = {}
+    changed = {f.name: 0 for f in plan.dtypes}
+    for i in range(R):
+        given = np.asarray(batch.data[i], dtype=np.float64)
+        for f in plan.dtypes:
+            x = batch.rounded(i, f)
+            x64 = x.astype(np.float64)
+            n_changed = int(np.count_nonzero(changed_mask(batch, i, x64, given)))
+            changed[f.name] += n_changed
+            over = inputs_overflowed(x64, given)
+            top = _top(x64)
+            exact_in: list = x64.tolist()
+            if tr is not None:  # k·x formed in the dtype; the reference at the exact k·x
+                k = tr.param(f)
+                x_in = tr.apply(x, k, f)
+                over = over or bool((np.isfinite(x64) & ~np.isfinite(
+                    x_in.astype(np.float64))).any())
+                exact_in = tr.exact(x64, k)
+                x = x_in
+            if spec.aux == "cotangent":
+                from smoothcli.core.rounding import round_number
+
+                if plan.aux is not None:
+                    g64 = [round_number(t, f) for t in plan.aux]
+                elif spec.name == "softmax_vjp":  # the gradient of the largest probability
+                    g64 = [1.0 if j == top[1] else 0.0 for j in range(n)]
+                else:  # log-softmax: the gradient of Σ log-softmax
+                    g64 = [1.0] * n
+                aux_d, aux_key = np.array(g64, dtype=np.float64).astype(f.np), tuple(g64)
+            else:
+                aux_d, aux_key = label, label
+            key = (x64.tobytes(), aux_key, tr.param(f) if tr else None)
+            if key not in cache:
+                cache[key] = spec.exact(exact_in, list(aux_key) if spec.aux == "cotangent"
+                                        else aux_key)
+            ref = cache[key]
+            ref_nan = [bool(r != r) for r in ref]
+            facts = input_facts(x.astype(np.float64), over)
+            for s in (s for s in series if s.dtype == f.name):
+                t = spec.methods[s.method](x, plan.acc, aux_d)
+                value = np.asarray(t.value)
+                v64 = value.astype(np.float64)
+                fl = read_flags(facts, t.terms, t.sumexp, value, all(ref_nan), not any(ref_nan), f)
+                a = s.arrays
+                a["overflow"][i], a["underflow"][i], a["nan"][i] = fl.overflow, fl.underflow, fl.nan
+                a["flushed_terms"][i] = fl.flushed
+                a["sumexp"][i] = float(t.sumexp)
+                a["max"][i], a["argmax"][i], a["ties"][i] = top
+                a["undefined"][i] = all(ref_nan)
+                a["inputs_overflowed"][i], a["changed_inputs"][i] = over, n_changed
+                errs = [errors(float(v), r, f) for v, r in zip(v64, ref)]
+                el_bits = np.array([bits(float(v), r, f) for v, r in zip(v64, ref)])
+                abs_e = np.array([e.abs_error for e in errs])
+                rel_e = np.array([e.rel_error for e in errs])
+                ulp_e = np.array([e.ulp_error for e in errs])
+                any_nan = bool(np.isnan(ulp_e).any())
+                a["abs_error"][i] = math.nan if any_nan else float(abs_e.max())
+                a["rel_error"][i] = math.nan if any_nan else float(rel_e.max())
+                a["ulp_error"][i] = math.nan if any_nan else float(ulp_e.max())
+                a["bits"][i] = math.nan if np.isnan(el_bits).any() else float(el_bits.max())
+                refs = np.array([to_float(r) for r in ref])
+                s.elements[i] = {
+                    "value": v64, "reference": refs, "reference_lo": np.zeros(n),
+                    "reference_decimal": [decimal_text(r) for r in ref],
+                    "abs_errors": abs_e, "rel_errors": rel_e, "ulp_errors": ulp_e,
+                    "element_bits": el_bits}
+    return Evaluation(plan, batch, series, {f.name: {"mpmath": R} for f in plan.dtypes},
+                      changed, [])
 
 
 # --- metrics over a dataset ---------------------------------------------------------------

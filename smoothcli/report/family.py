@@ -19,6 +19,25 @@ TITLES = {"lse": "LSE", "softmax": "softmax", "bounds": "max ≤ LSE ≤ max + l
           "underflow": "naive vs shifted LSE (Σ exp underflow)"}
 
 
+def vector_rows(ev: Any) -> bool:
+    """The evaluation's results are vectors (softmax and the vector gradients)."""
+    return any(s.vector for s in ev.series) or ev.plan.kind == "softmax"
+
+
+def vector_name(ev: Any) -> str:
+    """What a vector row holds: 'softmax', or 'gradient' for the vector gradients."""
+    return "softmax" if ev.plan.kind == "softmax" else "gradient"
+
+
+def vector_title(ev: Any) -> str:
+    if ev.plan.kind == "softmax":
+        return "softmax"
+    from smoothcli.methods.vjp import VECTOR_FUNCTIONS
+
+    spec = VECTOR_FUNCTIONS.get(ev.plan.kind)
+    return spec.title if spec is not None else ev.plan.kind
+
+
 def build(command: str, ev: Any, settings: Any, show_rows: bool = False,
           typed: Any = None, bounds: dict | None = None, outside: dict | None = None,
           extra: dict | None = None, full: bool = False) -> Report:
@@ -110,7 +129,7 @@ def full_sections(command: str, ev: Any, entries: list[dict], bounds: dict | Non
         changed = changed_section(entries, [f.name for f in ev.plan.dtypes])
         if changed is not None:
             sections.append(changed)
-        if ev.plan.kind == "softmax":
+        if vector_rows(ev):
             for f in ev.plan.dtypes:
                 sec = element_section(ev, f.name)
                 if sec is not None:
@@ -143,7 +162,7 @@ def compact_sections(command: str, ev: Any, entries: list[dict], bounds: dict | 
     changed = compact_changed_section(ev, entries)
     if changed is not None:
         sections.append(changed)
-    if ev.plan.kind == "softmax":
+    if vector_rows(ev):
         el = compact_element_section(ev, typed)
         if el is not None:
             sections.append(el)
@@ -218,7 +237,7 @@ def compact_element_section(ev: Any, typed: Any) -> Section | None:
         what = "exact softmax of the inputs as typed"
     else:
         exact = first.elements[0]["reference_decimal"]
-        what = "exact softmax"
+        what = f"exact {vector_name(ev)}"
     cols = [Column("i", "i", "int"), Column("x", "x", "text"),
             Column("exact", what, "reference")]
     rows = [{"i": j, "x": texts[j] + (" (argmax)" if j == argmax else ""), "exact": exact[j]}
@@ -227,14 +246,14 @@ def compact_element_section(ev: Any, typed: Any) -> Section | None:
     if n > len(shown):
         caption = (f"{len(shown)} of {n} elements: the argmax and each method's worst element; "
                    "--full lists more, --json all")
-    return Section(f"softmax of {n} values", cols, rows, caption)
+    return Section(f"{vector_title(ev)} of {n} values", cols, rows, caption)
 
 
 def compact_series_section(command: str, ev: Any, bounds: dict | None, typed: Any,
                            live: Live) -> Section:
     import numpy as np
 
-    vector = ev.plan.kind == "softmax"
+    vector = vector_rows(ev)
     cols = [Column("dtype", "dtype"), Column("method", "method")]
     if any(s.transform is not None for s in ev.series):
         cols.append(Column("variant", "T / k"))
@@ -274,7 +293,7 @@ def compact_series_section(command: str, ev: Any, bounds: dict | None, typed: An
             line["inside"] = bounds.get((0, id(s)), (None, None, None))[2]
         line["status"] = live.status(line, s, 0)
         table.append(line)
-    title = ("softmax per (dtype, method): the worst element" if vector else
+    title = (f"{vector_name(ev)} per (dtype, method): the worst element" if vector else
              f"{TITLES.get(command, command)} of {ev.n} value(s)")
     exact = [] if vector else exact_lines(ev, typed)
     if exact:
@@ -388,7 +407,7 @@ def peer_notes(ev: Any) -> list[str]:
 def compact_notes(command: str, ev: Any, settings: Any, typed: Any) -> list[str]:
     out = []
     out += peer_notes(ev)
-    if ev.plan.kind == "softmax" and any(s.arrays["ties"][0] > 1 for s in ev.series):
+    if vector_rows(ev) and any(s.arrays["ties"][0] > 1 for s in ev.series):
         out.append("the max is tied: argmax takes the first index (numpy/torch convention); "
                    "softmax splits the weight evenly between the tied entries")
     out.append("status: judged from the result (docs/verdicts.md); --full: every column")
@@ -493,7 +512,7 @@ def evaluation_section(command: str, ev: Any, bounds: dict | None = None,
                        live: Live | None = None) -> Section:
     """The (dtype, method) table of a single row (``--full``)."""
     live = live or Live(Verdicts(ev))
-    vector = ev.plan.kind == "softmax"
+    vector = vector_rows(ev)
     variants = any(s.transform is not None for s in ev.series)
     cols = [Column("dtype", "dtype"), Column("method", "method")]
     if variants:
@@ -535,7 +554,7 @@ def evaluation_section(command: str, ev: Any, bounds: dict | None = None,
         table.append(line)
     title = f"{TITLES.get(command, command)} of {ev.n} value(s)"
     if vector:
-        title = "softmax per (dtype, method)"
+        title = f"{vector_name(ev)} per (dtype, method)"
     section = Section(title, cols, table)
 
     def caption(v: Any) -> str:
@@ -641,7 +660,7 @@ def batch_section(command: str, ev: Any, entries: list[dict], live: Live | None 
 
 def per_row_section(ev: Any, bounds: dict | None = None, live: Live | None = None) -> Section:
     live = live or Live(Verdicts(ev))
-    vector = ev.plan.kind == "softmax"
+    vector = vector_rows(ev)
     cols = [Column("row", "row", "int"), Column("dtype", "dtype"), Column("method", "method")]
     if vector:
         cols += [Column("argmax", "argmax", "int"), Column("ulp_error", "worst ULP", "error"),
@@ -700,7 +719,7 @@ def notes(command: str, ev: Any, settings: Any, typed: Any, show_rows: bool,
             f"{k} {v} of {b.rows * b.n} changed" for k, v in ev.changed.items()))
         if not show_rows:
             out.append("--rows shows every row; --json has every row")
-    if ev.plan.kind == "softmax":
+    if vector_rows(ev):
         out.append("Σ out: the computed outputs summed exactly, then rounded to float64")
         if ev.rows == 1 and any(s.arrays["ties"][0] > 1 for s in ev.series):
             out.append("the max is tied: argmax and hardmax take the first index (numpy/torch "
@@ -746,7 +765,8 @@ def bounds_caption(ev: Any) -> str:
             "exact value), as Herbie counts; err/u, bound/u: the measured error and the "
             "leading-order bound of Blanchard, Higham & Higham (2021), in units of u = 2^-p "
             "(LSE: |ŷ − y|/|y|, softmax: max|ĝ − g|/max g)")
-    table = _SOFTMAX if ev.plan.kind == "softmax" else _LSE
+    table = {} if ev.plan.kind not in ("lse", "softmax") else (
+        _SOFTMAX if vector_rows(ev) else _LSE)  # gradients: no BHH theorem
     used: dict[str, list[str]] = {}
     for s in ev.series:
         entry = table.get(s.method)

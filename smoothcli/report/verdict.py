@@ -87,7 +87,7 @@ def status_codes(ev: Any, s: Any, max_ulp: float | None = None) -> Any:
     over_in = a["inputs_overflowed"]
     with np.errstate(invalid="ignore"):
         if s.vector:
-            exact_nan = ~np.isfinite(a["max"])  # NaN, +inf (inf/inf) or no finite max
+            exact_nan = a["undefined"]  # NaN, +inf (inf/inf) or no finite max
             bad = ~np.isfinite(a["abs_error"]) | a["nan"]
             value_nan = a["nan"]
             value_pos = np.zeros(s.rows, dtype=bool)
@@ -288,8 +288,9 @@ def _reason(v: Verdicts, s: Any, i: int, code: int) -> str:
     f = s.format
     a = s.arrays
     kind = ev.plan.kind
+    grad = kind not in ("lse", "softmax")  # a vector gradient (smoothcli.methods.vjp)
     fn = "the smooth max" if s.transform is not None and s.transform.name == "k" else (
-        "softmax" if s.vector else "LSE")
+        "gradient" if grad else "softmax" if s.vector else "LSE")
     given, x64, xin = _inputs(ev, s, i)
     import numpy as np
 
@@ -305,7 +306,7 @@ def _reason(v: Verdicts, s: Any, i: int, code: int) -> str:
         if kind == "softmax" and (x64 == np.inf).any():
             return ("an input is +inf: softmax needs inf/inf (inf − inf after the shift), "
                     f"which has no value; {LIBRARIES_UNDEFINED}")
-        if kind == "softmax":
+        if kind == "softmax" or grad:
             return ("every input is -inf (a fully masked row): softmax = 0/0 has no value; "
                     f"{LIBRARIES_UNDEFINED}")
         return "the exact value does not exist"
@@ -345,7 +346,7 @@ def _reason(v: Verdicts, s: Any, i: int, code: int) -> str:
         lo = t["smallest_nonzero_x"]
         xmax = float(np.max(xin[finite])) if finite.any() else math.nan
         if sumexp == 0:
-            tail = {"lse": "log(0) = -inf", "softmax": "exp(x)/Σ = 0/0 = NaN"}[kind]
+            tail = {"lse": "log(0) = -inf"}.get(kind, "exp(x)/Σ = 0/0 = NaN")
             if s.method == "exp-lse":
                 tail = "LSE = log(0) = -inf and exp(x − LSE) = inf"
             return (f"every exp(x) rounds to 0 in {acc} (the largest x is {short(xmax, 8)}, "
@@ -353,6 +354,10 @@ def _reason(v: Verdicts, s: Any, i: int, code: int) -> str:
         return (f"Σ exp = {short(sumexp)} is subnormal in {acc}, and the result is "
                 f"{_value_text(s, i)}")
     if code == NAN:
+        if (x64 == np.inf).any() and grad:
+            return (f"an input is +inf: x − max = inf − inf = NaN inside the {s.method} method; "
+                    "the gradient's limit as that input grows is the one-hot of the +inf "
+                    "entries (torch and jax return NaN too)")
         if (x64 == np.inf).any():
             return (f"an input is +inf: x − max = inf − inf = NaN inside the {s.method} method, "
                     f"although the exact {fn} is +inf")
