@@ -394,3 +394,38 @@ def test_gradient_at_plus_inf_is_the_limit_one_hot(smooth_json):
     for fn in ("softmax", "log-softmax"):
         doc = smooth_json("grad", fn, "-inf", "-inf", "--dtype", "float16")
         assert {r["status"] for r in doc["rows"]} == {"undefined"}
+
+
+# --- the frameworks' own autodiff as rows (--peer torch, --peer jax) ---------------------------
+
+def test_torch_and_jax_gradients_reproduce_jax_40385(smooth_json):
+    """σ′(37.43) in float64 by the frameworks' autodiff is 0 (jax#40385), computed here by the
+    framework itself, and the peer rows hold exactly what it returns."""
+    torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test]'")
+    jax = pytest.importorskip("jax", reason="jax is not installed: pip install -e '.[test]'")
+    t = torch.tensor([37.43], dtype=torch.float64, requires_grad=True)
+    (g_torch,) = torch.autograd.grad(torch.sigmoid(t).sum(), t)
+    with jax.enable_x64(True):
+        g_jax = float(jax.grad(jax.nn.sigmoid)(jax.numpy.float64(37.43)))
+    assert float(g_torch[0]) == 0.0 and g_jax == 0.0
+    doc = smooth_json("grad", "sigmoid", "37.43", "--dtype", "float64", "--peer", "torch",
+                      "--peer", "jax")
+    rows = {r["method"]: r for r in doc["rows"]}
+    for peer in ("torch", "jax"):
+        assert num(rows[peer]["value"]) == 0.0 and rows[peer]["status"] == "inaccurate"
+        assert peer in rows[peer]["peer"]
+    assert rows["stable"]["status"] == "ok"
+
+
+def test_torch_softmax_backward_is_the_shifted_form(smooth_json):
+    """torch's softmax backward, y ⊙ (g − g·y), on float32 inputs: the peer row equals what
+    torch.autograd returns here, and equals smooth's `shifted` method element for element."""
+    torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test]'")
+    t = torch.tensor([10.0, 0.0, -3.0], dtype=torch.float32, requires_grad=True)
+    g = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float32)
+    (want,) = torch.autograd.grad((torch.softmax(t, dim=0) * g).sum(), t)
+    doc = smooth_json("grad", "softmax", "10", "0", "-3", "--dtype", "float32",
+                      "--peer", "torch")
+    rows = {r["method"]: r for r in doc["rows"]}
+    assert [num(v) for v in rows["torch"]["value"]] == [float(v) for v in want]
+    assert rows["torch"]["value"] == rows["shifted"]["value"]

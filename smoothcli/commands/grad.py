@@ -87,7 +87,8 @@ def vector_grad_report(function: str, data, ks: Sequence[Number] | None,
     if cotangent is not None and any(t.exact is None for t in cotangent):
         raise InputError("--cotangent needs finite values")
     plan = Plan(kind, list(settings.dtypes), list(settings.methods), settings.accumulation,
-                transforms=[Transform("scale", k) for k in ks or []], elements=True, aux=aux)
+                list(settings.peers), [Transform("scale", k) for k in ks or []], elements=True,
+                aux=aux)
     ev = evaluate(plan, as_batch(data))
     extra = {"function": function, "derivative": kind,
              "cotangent": None if cotangent is None else [float(t.exact) for t in cotangent],
@@ -188,7 +189,7 @@ def grad_report(function: str, numbers: Sequence[Number], ks: Sequence[Number] |
         raise InputError(f"--k applies to grad abs (the sharpness of f_k), not to grad "
                          f"{function}")
     ev = evaluate(Plan(kind, list(settings.dtypes), list(settings.methods),
-                       transforms=transforms), arguments(numbers))
+                       peers=list(settings.peers), transforms=transforms), arguments(numbers))
     title = f"{spec.title}  vs  {spec.hard_name}"
     extra = {"function": function, "derivative": kind}
     if spec.param:

@@ -668,7 +668,8 @@ def _evaluate_vectors(plan: Plan, batch: Batch) -> Evaluation:
         raise InputError(f"--cotangent has {len(plan.aux)} values; the row has {n}")
     tr = plan.transforms[0] if plan.transforms else None  # "scale": the gradient at k·x
     series = [Series(R, f, m, tr, tr.param(f) if tr else None, True, plan.acc, True)
-              for f in plan.dtypes for m in plan.methods]
+              for f in plan.dtypes for m in [*plan.methods, *plan.peers]]
+    failures: list[tuple[str, str, str]] = []
     for s in series:
         s.function = spec.name
     cache: dict = {}
@@ -710,14 +711,29 @@ def _evaluate_vectors(plan: Plan, batch: Batch) -> Evaluation:
             ref_nan = [bool(r != r) for r in ref]
             facts = input_facts(x.astype(np.float64), over)
             for s in (s for s in series if s.dtype == f.name):
-                t = spec.methods[s.method](x, plan.acc, aux_d)
-                value = np.asarray(t.value)
+                if s.method in PEER_NAMES:
+                    from smoothcli.engine.peers import call
+
+                    try:
+                        out, returned, what, version = call(s.method, plan.kind, x, f, aux_d)
+                    except Exception as e:  # a library that refuses: a note, no row
+                        failure = (s.method, f.name, f"{type(e).__name__}: "
+                                   f"{' '.join(str(e).split())}")
+                        if failure not in failures:
+                            failures.append(failure)
+                        continue
+                    s.peer, s.returned = (what, version), returned
+                    value = np.asarray(out, dtype=np.float64)
+                    terms = sumexp = None
+                else:
+                    t = spec.methods[s.method](x, plan.acc, aux_d)
+                    value, terms, sumexp = np.asarray(t.value), t.terms, t.sumexp
                 v64 = value.astype(np.float64)
-                fl = read_flags(facts, t.terms, t.sumexp, value, all(ref_nan), not any(ref_nan), f)
+                fl = read_flags(facts, terms, sumexp, value, all(ref_nan), not any(ref_nan), f)
                 a = s.arrays
                 a["overflow"][i], a["underflow"][i], a["nan"][i] = fl.overflow, fl.underflow, fl.nan
                 a["flushed_terms"][i] = fl.flushed
-                a["sumexp"][i] = float(t.sumexp)
+                a["sumexp"][i] = math.nan if sumexp is None else float(sumexp)
                 a["max"][i], a["argmax"][i], a["ties"][i] = top
                 a["undefined"][i] = all(ref_nan)
                 a["inputs_overflowed"][i], a["changed_inputs"][i] = over, n_changed
@@ -737,8 +753,10 @@ def _evaluate_vectors(plan: Plan, batch: Batch) -> Evaluation:
                     "reference_decimal": [decimal_text(r) for r in ref],
                     "abs_errors": abs_e, "rel_errors": rel_e, "ulp_errors": ulp_e,
                     "element_bits": el_bits}
+    failed = {(p, d) for p, d, _ in failures}
+    series = [s for s in series if (s.method, s.dtype) not in failed]
     return Evaluation(plan, batch, series, {f.name: {"mpmath": R} for f in plan.dtypes},
-                      changed, [])
+                      changed, failures)
 
 
 # --- metrics over a dataset ---------------------------------------------------------------

@@ -61,7 +61,27 @@ FUNCTIONS: dict[tuple[str, str], str] = {
     ("jax", "sigmoid"): "jax.nn.sigmoid",
     ("jax", "softplus"): "jax.nn.softplus",
     ("jax", "log_sigmoid"): "jax.nn.log_sigmoid",
+    # gradients: the framework's own autodiff of its own function, in the dtype
+    ("torch", "sigmoid_grad"): "torch.autograd.grad of torch.sigmoid",
+    ("torch", "softplus_grad"): "torch.autograd.grad of torch.nn.functional.softplus",
+    ("torch", "log_sigmoid_grad"): "torch.autograd.grad of torch.nn.functional.logsigmoid",
+    ("torch", "lse_grad"): "torch.autograd.grad of torch.logsumexp",
+    ("torch", "softmax_vjp"): "torch.autograd.grad of torch.softmax",
+    ("torch", "log_softmax_vjp"): "torch.autograd.grad of torch.log_softmax",
+    ("torch", "cross_entropy_grad"): "torch.autograd.grad of torch.nn.functional.cross_entropy",
+    ("jax", "sigmoid_grad"): "jax.grad of jax.nn.sigmoid",
+    ("jax", "softplus_grad"): "jax.grad of jax.nn.softplus",
+    ("jax", "log_sigmoid_grad"): "jax.grad of jax.nn.log_sigmoid",
+    ("jax", "lse_grad"): "jax.grad of jax.nn.logsumexp",
+    ("jax", "softmax_vjp"): "jax.vjp of jax.nn.softmax",
+    ("jax", "log_softmax_vjp"): "jax.vjp of jax.nn.log_softmax",
+    ("jax", "cross_entropy_grad"): "jax.grad of optax-style −log_softmax(x)[y]",
 }
+
+#: The gradient kinds: the cotangent or label they take (see :func:`call`'s ``aux``).
+GRADIENTS = {"sigmoid_grad": None, "softplus_grad": None, "log_sigmoid_grad": None,
+             "lse_grad": None, "softmax_vjp": "cotangent", "log_softmax_vjp": "cotangent",
+             "cross_entropy_grad": "label"}
 
 INSTALL = {
     "scipy": "pip install 'smoothcli[peers]'",
@@ -107,16 +127,20 @@ def resolve_peers(names: Sequence[str] | None) -> list[str]:
     return out
 
 
-def call(peer: str, kind: str, x: Any, fmt: FloatFormat):
+def call(peer: str, kind: str, x: Any, fmt: FloatFormat, aux: Any = None):
     """(result as a float64 numpy array or 0-d array, returned dtype name, the function called,
     library version) of ``peer``'s own function on the dtype array ``x`` (1-D; for the
     elementwise kinds, every point at once).  Raises :class:`PeerError` for a kind the library
-    has no function for or a dtype it refuses."""
+    has no function for or a dtype it refuses.  Gradient kinds (:data:`GRADIENTS`) run the
+    library's autodiff of its own function; ``aux`` is the cotangent (an array of the dtype) or
+    the label."""
     if peer not in PEERS:
         raise PeerError(f"unknown peer {peer!r} (choose from {', '.join(PEERS)})")
     if (peer, kind) not in FUNCTIONS:
         raise PeerError(f"{peer} has no function for {kind} here (it has "
                         f"{', '.join(k for p, k in FUNCTIONS if p == peer)})")
+    if kind in GRADIENTS:
+        return {"torch": _torch_grad, "jax": _jax_grad}[peer](kind, x, fmt, aux)
     return {"scipy": _scipy, "torch": _torch, "jax": _jax}[peer](kind, x, fmt)
 
 
@@ -158,6 +182,78 @@ def _torch(kind: str, x: Any, fmt: FloatFormat):
                         f"{' '.join(str(e).split())[:120]}") from e
     name = str(r.dtype).removeprefix("torch.")
     return r.to(torch.float64).numpy(), name, what, f"torch {torch.__version__}"
+
+
+def _torch_grad(kind: str, x: Any, fmt: FloatFormat, aux: Any):
+    """torch.autograd.grad of torch's own function, on a tensor of the dtype (the gradient
+    comes back in that dtype, as a training step would hold it)."""
+    import numpy as np
+    import torch
+
+    what = FUNCTIONS["torch", kind]
+    tdt = getattr(torch, fmt.name, None)
+    if not isinstance(tdt, torch.dtype):
+        raise PeerError(f"torch {torch.__version__} has no {fmt.name} dtype")
+    with np.errstate(invalid="ignore"):
+        x64 = np.asarray(x, dtype=np.float64)
+    t = torch.tensor(x64).to(tdt).requires_grad_(True)
+    F = torch.nn.functional
+    try:
+        if kind in ("sigmoid_grad", "softplus_grad", "log_sigmoid_grad"):
+            f = {"sigmoid_grad": torch.sigmoid, "softplus_grad": F.softplus,
+                 "log_sigmoid_grad": F.logsigmoid}[kind]
+            out = f(t).sum()  # elementwise: the gradient of the sum is each derivative
+        elif kind == "lse_grad":
+            out = torch.logsumexp(t, dim=0)
+        elif kind == "cross_entropy_grad":
+            out = F.cross_entropy(t[None, :], torch.tensor([int(aux)]))
+        else:
+            f = torch.softmax if kind == "softmax_vjp" else torch.log_softmax
+            g = torch.tensor(np.asarray(aux, dtype=np.float64)).to(tdt)
+            out = (f(t, dim=0) * g).sum()  # gᵀJ: the gradient of g·f(x)
+        (grad,) = torch.autograd.grad(out, t)
+    except (NotImplementedError, RuntimeError, TypeError) as e:
+        raise PeerError(f"torch {torch.__version__} refuses {what} on {fmt.name} (CPU): "
+                        f"{' '.join(str(e).split())[:120]}") from e
+    name = str(grad.dtype).removeprefix("torch.")
+    return grad.to(torch.float64).numpy(), name, what, f"torch {torch.__version__}"
+
+
+def _jax_grad(kind: str, x: Any, fmt: FloatFormat, aux: Any):
+    """jax.grad (jax.vjp for the softmax products) of jax's own function, in the dtype."""
+    import numpy as np
+
+    jax = _jax_modules()
+    import jax.numpy as jnp
+
+    what = FUNCTIONS["jax", kind]
+    arr = np.asarray(x)
+    if arr.dtype.name != fmt.name:
+        arr = np.asarray(arr, dtype=np.float64).astype(fmt.np)
+    x64 = getattr(jax, "enable_x64", None)
+    if x64 is None:  # older jax
+        from jax.experimental import enable_x64 as x64
+    try:
+        with x64(True), jax.default_device(jax.devices("cpu")[0]):
+            j = jnp.asarray(arr)
+            nn = jax.nn
+            if kind in ("sigmoid_grad", "softplus_grad", "log_sigmoid_grad"):
+                f = {"sigmoid_grad": nn.sigmoid, "softplus_grad": nn.softplus,
+                     "log_sigmoid_grad": nn.log_sigmoid}[kind]
+                r = jax.grad(lambda v: f(v).sum())(j)
+            elif kind == "lse_grad":
+                r = jax.grad(nn.logsumexp)(j)
+            elif kind == "cross_entropy_grad":
+                r = jax.grad(lambda v: -nn.log_softmax(v)[int(aux)])(j)
+            else:
+                f = nn.softmax if kind == "softmax_vjp" else nn.log_softmax
+                _, back = jax.vjp(f, j)
+                (r,) = back(jnp.asarray(np.asarray(aux).astype(arr.dtype)))
+            r = np.asarray(r)
+    except Exception as e:
+        raise PeerError(f"jax {jax.__version__} refuses {what} on {fmt.name}: "
+                        f"{' '.join(str(e).split())[:120]}") from e
+    return r.astype(np.float64), r.dtype.name, what, f"jax {jax.__version__}"
 
 
 def _jax_modules():
