@@ -418,8 +418,9 @@ def test_torch_and_jax_gradients_reproduce_jax_40385(smooth_json):
 
 
 def test_torch_softmax_backward_is_the_shifted_form(smooth_json):
-    """torch's softmax backward, y ⊙ (g − g·y), on float32 inputs: the peer row equals what
-    torch.autograd returns here, and equals smooth's `shifted` method element for element."""
+    """torch's softmax backward on float32 inputs: the peer row holds what torch.autograd returns
+    here, and shares the failure of the backward form y ⊙ (g − g·y) (element 0 is off by
+    thousands of ULPs, as smooth's `shifted` method is; torch's own exp rounds differently)."""
     torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test]'")
     t = torch.tensor([10.0, 0.0, -3.0], dtype=torch.float32, requires_grad=True)
     g = torch.tensor([1.0, 0.0, 0.0], dtype=torch.float32)
@@ -428,4 +429,5 @@ def test_torch_softmax_backward_is_the_shifted_form(smooth_json):
                       "--peer", "torch")
     rows = {r["method"]: r for r in doc["rows"]}
     assert [num(v) for v in rows["torch"]["value"]] == [float(v) for v in want]
-    assert rows["torch"]["value"] == rows["shifted"]["value"]
+    assert rows["torch"]["status"] == rows["shifted"]["status"] == "inaccurate"
+    assert rows["torch"]["ulp_error"] > 1000 and rows["stable"]["status"] == "ok"
