@@ -431,3 +431,27 @@ def test_torch_softmax_backward_is_the_shifted_form(smooth_json):
     assert [num(v) for v in rows["torch"]["value"]] == [float(v) for v in want]
     assert rows["torch"]["status"] == rows["shifted"]["status"] == "inaccurate"
     assert rows["torch"]["ulp_error"] > 1000 and rows["stable"]["status"] == "ok"
+
+
+def test_masking_afterwards_does_not_remove_the_nan_gradient(smooth_json):
+    """A fully masked row: torch's logsumexp gradient is NaN (pytorch#31829), a `where` that
+    discards the result afterwards still back-propagates 0·NaN = NaN (jax#23842), and so does
+    multiplying the attention weights by 0 (pytorch#41508).  smooth calls the row undefined
+    (there is no gradient to compute) and says to handle it before the call."""
+    torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test]'")
+    x = torch.full((3,), -math.inf, requires_grad=True)
+    (g,) = torch.autograd.grad(torch.logsumexp(x, dim=0), x)
+    assert torch.isnan(g).all()
+    x = torch.full((3,), -math.inf, requires_grad=True)
+    masked = torch.where(torch.tensor(True), torch.tensor(0.0), torch.logsumexp(x, dim=0))
+    (g,) = torch.autograd.grad(masked, x)
+    assert torch.isnan(g).all()
+    x = torch.full((3,), -math.inf, requires_grad=True)
+    (g,) = torch.autograd.grad((torch.softmax(x, dim=0) * 0).sum(), x)
+    assert torch.isnan(g).all()
+    doc = smooth_json("grad", "lse", "-inf", "-inf", "-inf", "--dtype", "float32",
+                      "--peer", "torch")
+    rows = {r["method"]: r for r in doc["rows"]}
+    assert all(num(v) != num(v) for v in rows["torch"]["value"])  # NaN, as above
+    assert {r["status"] for r in rows.values()} == {"undefined"}
+    assert "handle them before the call" in rows["torch"]["advice"]
