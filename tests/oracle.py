@@ -405,12 +405,17 @@ def simulate(xs: list[float], dtype, method: str, kind: str = "lse", order: str 
         else:
             m = None
             terms = [np.exp(v) for v in x]
-        if order == "sequential":
+        # numpy's pairwise sum adds fewer than 8 terms in a plain loop: left to right in the
+        # dtype itself for float32/float64 (float16 accumulates in float32, rounded once)
+        plain = order == "sequential" or (np.dtype(dtype) != np.float16 and len(terms) < 8)
+        if plain:
             s = dt(0)
             for t in terms:
                 s = dt(s + t)
-        else:
+        elif all(np.isfinite(t) for t in terms):
             s = dt(round_to(sum(Fraction(float(t)) for t in terms), dtype))
+        else:  # an inf or NaN term: the sum is inf or NaN in any order
+            s = dt(sum(float(t) for t in terms))
         if kind == "softmax":
             out = [float(dt(t / s)) for t in terms], float(s)
         else:

@@ -128,6 +128,8 @@ def _threshold_x(name: str, target, above: bool) -> float:
     dt = O.np_dtype(name)
     F = O.facts(name)
     with mpmath.workdps(O.DPS):
+        if isinstance(target, Fraction):  # exact at 400 digits: a power of two or its half
+            target = mpmath.mpf(target.numerator) / target.denominator
         start = O.round_to(mpmath.log(target), name)
         x = dt.type(start)
         big = dt.type(float(F["max"]))
