@@ -407,7 +407,7 @@ def peer_notes(ev: Any) -> list[str]:
 def compact_notes(command: str, ev: Any, settings: Any, typed: Any) -> list[str]:
     out = []
     out += peer_notes(ev)
-    if vector_rows(ev) and any(s.arrays["ties"][0] > 1 for s in ev.series):
+    if vector_rows(ev) and any(s.arrays["ties"][0] > 1 and math.isfinite(s.arrays["max"][0]) for s in ev.series):
         out.append("the max is tied: argmax takes the first index (numpy/torch convention); "
                    "softmax splits the weight evenly between the tied entries")
     out.append("status: judged from the result (docs/verdicts.md); --full: every column")
@@ -721,7 +721,7 @@ def notes(command: str, ev: Any, settings: Any, typed: Any, show_rows: bool,
             out.append("--rows shows every row; --json has every row")
     if vector_rows(ev):
         out.append("Σ out: the computed outputs summed exactly, then rounded to float64")
-        if ev.rows == 1 and any(s.arrays["ties"][0] > 1 for s in ev.series):
+        if ev.rows == 1 and any(s.arrays["ties"][0] > 1 and math.isfinite(s.arrays["max"][0]) for s in ev.series):
             out.append("the max is tied: argmax and hardmax take the first index (numpy/torch "
                        "convention); softmax splits the weight evenly between the tied entries")
     if typed is not None:
