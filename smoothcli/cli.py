@@ -547,6 +547,20 @@ def metrics(
          json, check, max_ulp)
 
 
+@app.command("cases")
+def cases_(name: Annotated[Optional[str], typer.Argument(
+        help="A case to run (smooth cases lists them).", show_default=False)] = None) -> None:
+    """Published failures (pytorch, jax, numpy, ...): the command that reproduces each, its real
+    output, the cause and the adopted fix as smooth evaluates it."""
+    from smoothcli.commands.cases import cases_text
+
+    try:
+        text = cases_text(name)
+    except InputError as e:
+        raise BadInput(str(e)) from None
+    typer.echo(text, nl=False)
+
+
 # --- examples in every --help ---------------------------------------------------------------------
 
 #: Command lines shown under "Examples:" in each command's --help (each one runs: exit 0 or 1);
@@ -577,6 +591,7 @@ EXAMPLES = {
                 "smooth sigmoid --chart"],
     "abs": ["smooth abs -1 0.5 --k 10",
             "smooth abs 3 5 --method stable"],
+    "cases": ["smooth cases", "smooth cases pytorch-25110"],
     "metrics": ["smooth metrics --logits 2.5,-1,0.3 --labels 1,0,1",
                 "smooth metrics --logits '2,1,0;0,3,1' --labels 0,1 --dtype bf16 --acc float32"],
 }
