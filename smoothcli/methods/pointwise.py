@@ -83,5 +83,6 @@ def _registry() -> dict[str, Pointwise]:
         _REGISTRY.update(FUNCTIONS)
         _REGISTRY[SMOOTH_ABS.name] = SMOOTH_ABS
         _REGISTRY[SMOOTH_MAX2.name] = SMOOTH_MAX2
-        _REGISTRY.update(__import__("smoothcli.methods.torch_forms", fromlist=["*"]).FUNCTIONS)
+        from smoothcli.methods.torch_forms import FUNCTIONS as TORCH_FORMS
+        _REGISTRY.update(TORCH_FORMS)
     return _REGISTRY

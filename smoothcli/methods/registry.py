@@ -75,7 +75,7 @@ def resolve_methods(names, available: dict) -> list[str]:
                 out.extend(k for k in available if k not in out and k not in BY_NAME_ONLY)
                 continue
             if key not in available:
-                names = ", ".join(available)
+                names = ", ".join(k for k in available if k not in BY_NAME_ONLY)
                 if "stable" not in available and any(k in available for k in STABLE_NAMES):
                     names += " (stable = " + _alias("stable", available) + ")"
                 raise InputError(f"unknown method {part.strip()!r} (choose from {names})")
