@@ -599,6 +599,20 @@ def metrics(
          json, check, max_ulp)
 
 
+@app.command("cases")
+def cases_(name: Annotated[Optional[str], typer.Argument(
+        help="A case to run (smooth cases lists them).", show_default=False)] = None) -> None:
+    """Published failures (pytorch, jax, numpy, ...): the command that reproduces each, its real
+    output, the cause and the adopted fix as smooth evaluates it."""
+    from smoothcli.commands.cases import cases_text
+
+    try:
+        text = cases_text(name)
+    except InputError as e:
+        raise BadInput(str(e)) from None
+    typer.echo(text, nl=False)
+
+
 # --- examples in every --help ---------------------------------------------------------------------
 
 #: Command lines shown under "Examples:" in each command's --help (each one runs: exit 0 or 1);
@@ -633,6 +647,7 @@ EXAMPLES = {
              "smooth grad softplus -100 0 100 --dtype float32",
              "smooth grad abs 1e-6 3 --k 10 --method naive,stable",
              "smooth grad max 1000 1000.2 3 --dtype float16,float64"],
+    "cases": ["smooth cases", "smooth cases pytorch-25110"],
     "metrics": ["smooth metrics --logits 2.5,-1,0.3 --labels 1,0,1",
                 "smooth metrics --logits '2,1,0;0,3,1' --labels 0,1 --dtype bf16 --acc float32"],
 }

@@ -22,11 +22,14 @@ from smoothcli.core.numbers import Number
 NEAREST, DOWN, UP = "nearest", "down", "up"
 
 
-def round_fraction(q: Fraction, fmt: FloatFormat, mode: str = NEAREST, negative: bool = False) -> float:
+def round_fraction(q: Fraction, fmt: FloatFormat, mode: str = NEAREST, negative: bool = False,
+                   saturate: bool = False) -> float:
     """Round the exact rational ``q`` to ``fmt``.
 
     ``mode`` is round-to-nearest-even (default), toward -inf (``down``) or toward +inf (``up``).
     ``negative`` gives the sign of a zero result when ``q`` is zero (typed ``-0``).
+    ``saturate``: a finite value that overflows becomes ±max_finite instead of ±inf (or NaN),
+    as ONNX's Cast to float8 with saturate=1 does (ml_dtypes' casts do not: jax-ml/ml_dtypes#260).
     """
     if q == 0:
         return -0.0 if negative else 0.0
@@ -46,6 +49,8 @@ def round_fraction(q: Fraction, fmt: FloatFormat, mode: str = NEAREST, negative:
             m += 1  # away from zero
     # m * 2**-shift is now the rounded magnitude (m may have carried into the next binade).
     if Fraction(m) * Fraction(2) ** -shift > fmt.max_finite:
+        if saturate:
+            return sign * float(fmt.max_finite)
         if mode == NEAREST or (mode == UP and sign > 0) or (mode == DOWN and sign < 0):
             return sign * math.inf if fmt.has_inf else math.nan
         return sign * float(fmt.max_finite)  # directed rounding toward zero stays finite

@@ -85,7 +85,7 @@ def softmax_log1p(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trac
         return Trace(acc.finish(out, x.dtype), terms, one_plus, a)
 
 
-def _online(x, acc: Accumulation):
+def _online(x, acc: Accumulation, guard: bool = True):
     """The online normaliser: (m_n, d_n, terms) with terms_j = exp(x_j − m_j) as computed.
 
     Vectorised where it is exact to do so: the running max is exact (np.maximum.accumulate),
@@ -106,9 +106,10 @@ def _online(x, acc: Accumulation):
         terms = np.exp(x - m)
         scale = np.exp(m_prev - m)
         # Guard (see module docstring): while the running max is -inf nothing has weight yet.
-        dead = m == -np.inf
-        terms[dead] = 0
-        scale[dead] = 1
+        if guard:
+            dead = m == -np.inf
+            terms[dead] = 0
+            scale[dead] = 1
         wide_terms = terms.astype(accdt)
         wide_scale = scale.astype(accdt)
         d = accdt.type(0)
@@ -129,6 +130,20 @@ def lse_online(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
     with np.errstate(all="ignore"):
         mn, d, terms = _online(x, acc)
         value = acc.widen(mn, d) + np.log(d)  # -inf + log(0) = -inf for all -inf inputs
+        return Trace(acc.finish(value, x.dtype), terms, d, mn)
+
+
+def lse_online_unguarded(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
+    """The online normaliser *without* the guard: while the running max is still -inf the step
+    computes exp(−inf − (−inf)) = NaN, so a row that starts with -inf gives NaN although its
+    LSE is finite — what Dao-AILab/flash-attention#1930 reported for cross_entropy_loss (NaN
+    depending on where the finite logit is) and PR #1948 guards ("nan when m_i_new=-inf in
+    online softmax").  ``online`` is the guarded form."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        mn, d, terms = _online(x, acc, guard=False)
+        value = acc.widen(mn, d) + np.log(d)
         return Trace(acc.finish(value, x.dtype), terms, d, mn)
 
 

@@ -102,3 +102,72 @@ def softmax_shifted(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Tr
         terms = _exp_terms(x, m, ws)
         s = acc.sum(terms, ws)
         return Trace(_divide(terms, s, acc, x, ws), terms, s, m)
+
+
+# --- the forms the published failures and fixes need (docs/cases.md) -----------------------------
+
+def lse_shifted_unguarded(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
+    """m + log Σ exp(x_i − m) with m = max(x) *even when it is not finite*: the form
+    tensorflow#11692 reported (tf.reduce_logsumexp 1.2), where an all -inf row computes
+    −inf − (−inf) = NaN.  ``shifted`` replaces such an m by 0 (scipy's convention, the fix
+    tensorflow PR #11757 adopted)."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        m = np.max(x)
+        terms = _exp_terms(x, m, ws)
+        s = acc.sum(terms, ws)
+        return Trace(acc.finish(acc.widen(m, s) + np.log(s), x.dtype), terms, s, m)
+
+
+def _no_finite_max(x) -> bool:
+    """Every input is -inf (a fully masked row): the row has no finite maximum and no +inf."""
+    import numpy as np
+
+    return x.size > 0 and bool(np.all(x == -np.inf))
+
+
+def softmax_safe(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
+    """The shifted softmax, except that a row whose every input is -inf gives zeros instead of
+    0/0 = NaN: torch's ``_safe_softmax`` (pytorch PR #131060), which scaled_dot_product_attention
+    calls for fully masked rows.  The exact softmax of such a row does not exist: the zeros are
+    a convention, and the row's status stays ``undefined`` (its reason says so)."""
+    import numpy as np
+
+    if _no_finite_max(x):
+        zeros = np.zeros(x.shape, dtype=x.dtype)
+        return Trace(zeros, zeros, x.dtype.type(0))
+    return softmax_shifted(x, acc, ws, top)
+
+
+def _upcast_dtype(x):
+    """float32 for a dtype narrower than it (float16, bfloat16, float8), else None."""
+    import numpy as np
+
+    from smoothcli.core.formats import FORMATS, is_wider
+
+    name = x.dtype.name
+    if name in FORMATS and is_wider(FORMATS["float32"], FORMATS[name]):
+        return np.dtype(np.float32)
+    return None
+
+
+def _upcast(kernel):
+    def run(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
+        wide = _upcast_dtype(x)
+        if wide is None:  # float32 / float64: the shifted method in the dtype itself
+            return kernel(x, acc, ws, top)
+        x32 = x.astype(wide)  # exact: every value of a narrower format is a float32
+        t = kernel(x32, acc, None, top)
+        return Trace(acc.finish(t.value, x.dtype), t.terms, t.sumexp, t.shift)
+
+    return run
+
+
+#: ``upcast``: the shifted method computed in float32 from the dtype's values and rounded once to
+#: the dtype: torch.softmax(x, dtype=torch.float32).to(x.dtype), as transformers does for
+#: float16 attention (huggingface/transformers PR #17437); sums follow ``--sum`` in float32 (or
+#: in ``--acc`` when that is wider still).  For float32 and float64 it is ``shifted``.
+lse_upcast = _upcast(lse_shifted)
+softmax_upcast = _upcast(softmax_shifted)
+lse_upcast.__doc__ = softmax_upcast.__doc__ = "shifted, computed in float32, rounded once"

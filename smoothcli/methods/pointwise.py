@@ -80,13 +80,14 @@ _REGISTRY: dict[str, Pointwise] = {}
 
 def _registry() -> dict[str, Pointwise]:
     if not _REGISTRY:
+        from smoothcli.methods.gradients import GRADIENTS
         from smoothcli.methods.sigmoid import FUNCTIONS
         from smoothcli.methods.smooth_abs import SMOOTH_ABS, SMOOTH_MAX2
+        from smoothcli.methods.torch_forms import FUNCTIONS as TORCH_FORMS
 
         _REGISTRY.update(FUNCTIONS)
         _REGISTRY[SMOOTH_ABS.name] = SMOOTH_ABS
         _REGISTRY[SMOOTH_MAX2.name] = SMOOTH_MAX2
-        from smoothcli.methods.gradients import GRADIENTS
-
         _REGISTRY.update(GRADIENTS)
+        _REGISTRY.update(TORCH_FORMS)
     return _REGISTRY

@@ -1,5 +1,7 @@
 """One registry of the LSE and softmax methods, by name: the kernels of :mod:`smoothcli.methods.lse`
-(naive, shifted) and :mod:`smoothcli.methods.bhh` (log1p, online, the division-free forms).
+(naive, shifted) and :mod:`smoothcli.methods.bhh` (log1p, online, the division-free forms), and the forms of published failures and fixes
+(``upcast``: float32 then one rounding; ``safe``: zeros for a fully masked softmax row;
+``shifted-unguarded`` / ``online-unguarded``: LSE forms that turn an all -inf stretch into NaN).
 
 :func:`resolve_methods` parses every command's ``--method``; it also accepts ``stable`` as the name
 of the stable method of whatever function is asked for (:data:`STABLE_NAMES`): ``shifted`` for
@@ -10,16 +12,20 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from smoothcli.core.accumulation import Accumulation
-from smoothcli.methods.bhh import (exp_lse, lse_log1p, lse_online, softmax_log1p,
-                                   softmax_online)
-from smoothcli.methods.lse import (Trace, lse_naive, lse_shifted, softmax_naive,
-                                   softmax_shifted)
+from smoothcli.methods.bhh import (exp_lse, lse_log1p, lse_online, lse_online_unguarded,
+                                   softmax_log1p, softmax_online)
+from smoothcli.methods.lse import (Trace, lse_naive, lse_shifted, lse_shifted_unguarded,
+                                   lse_upcast, softmax_naive, softmax_safe, softmax_shifted,
+                                   softmax_upcast)
 
 LSE_METHODS: dict[str, Callable[..., Trace]] = {
     "naive": lse_naive,
     "shifted": lse_shifted,
     "log1p": lse_log1p,
     "online": lse_online,
+    "upcast": lse_upcast,
+    "shifted-unguarded": lse_shifted_unguarded,
+    "online-unguarded": lse_online_unguarded,
 }
 SOFTMAX_METHODS: dict[str, Callable[..., Trace]] = {
     "naive": softmax_naive,
@@ -30,8 +36,14 @@ SOFTMAX_METHODS: dict[str, Callable[..., Trace]] = {
     "shifted-exp-lse": exp_lse(lse_shifted),
     "log1p-exp-lse": exp_lse(lse_log1p),
     "online-exp-lse": exp_lse(lse_online),
+    "upcast": softmax_upcast,
+    "safe": softmax_safe,
 }
 
+
+#: Methods selected by name only, never by ``all``: the framework conventions and the faulty
+#: forms that the casebook (``smooth cases``) needs to reproduce a published failure or its fix.
+BY_NAME_ONLY = frozenset({"upcast", "safe", "shifted-unguarded", "online-unguarded"})
 
 #: The methods evaluated when ``--method`` is not given (``all`` selects every method).
 DEFAULT_METHODS = ("naive", "shifted")
@@ -60,10 +72,10 @@ def resolve_methods(names, available: dict) -> list[str]:
         for part in item.split(","):
             key = _alias(part.strip().lower(), available)
             if key == "all":
-                out.extend(k for k in available if k not in out)
+                out.extend(k for k in available if k not in out and k not in BY_NAME_ONLY)
                 continue
             if key not in available:
-                names = ", ".join(available)
+                names = ", ".join(k for k in available if k not in BY_NAME_ONLY)
                 if "stable" not in available and any(k in available for k in STABLE_NAMES):
                     names += " (stable = " + _alias("stable", available) + ")"
                 raise InputError(f"unknown method {part.strip()!r} (choose from {names})")

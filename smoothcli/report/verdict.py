@@ -159,6 +159,9 @@ class Verdicts:
         code = int(self.codes[id(s)][i])
         if code == OK:
             return None
+        if code == UNDEFINED and s.method == "safe" and not s.peer:
+            return ("none needed if zeros is what such rows should give (their weight then "
+                    "vanishes from the attention output); otherwise handle them before the call")
         if code == UNDEFINED:
             return ("no method can fix it: the value does not exist; decide what such rows "
                     "should give (zeros, like a safe softmax) and handle them before the call")
@@ -306,6 +309,10 @@ def _reason(v: Verdicts, s: Any, i: int, code: int) -> str:
         if kind == "softmax" and (x64 == np.inf).any():
             return ("an input is +inf: softmax needs inf/inf (inf − inf after the shift), "
                     f"which has no value; {LIBRARIES_UNDEFINED}")
+        if kind == "softmax" and s.method == "safe":
+            return ("every input is -inf (a fully masked row): softmax = 0/0 has no value; the "
+                    "safe method returns zeros by convention (torch's _safe_softmax, pytorch PR "
+                    "#131060): a chosen value, not an accurate one")
         if kind == "softmax" or grad:
             return ("every input is -inf (a fully masked row): softmax = 0/0 has no value; "
                     f"{LIBRARIES_UNDEFINED}")
