@@ -465,6 +465,13 @@ def sigmoid(ctx: typer.Context, values: Values = None,
             log_sigmoid: Annotated[bool, typer.Option(
                 "--log-sigmoid", help="Also log σ(x) = −softplus(−x), the smooth min(x, 0).")]
             = False,
+            beta: Annotated[Optional[float], typer.Option(
+                "--beta", help="Also torch's softplus(x, beta, threshold): x where βx > "
+                "threshold, else log1p(e^(βx))/β, in float32 for 16-bit dtypes (β > 0).",
+                show_default=False)] = None,
+            threshold: Annotated[Optional[float], typer.Option(
+                "--threshold", help="The threshold of torch's softplus form [default: 20 when "
+                "--beta is given].", show_default=False)] = None,
             dtype: Dtype = None, method: PointMethod = None, json: Json = False,
             check: Check = False, max_ulp: MaxUlp = None, peer: Peer = None,
             chart: Annotated[bool, typer.Option(
@@ -485,7 +492,8 @@ def sigmoid(ctx: typer.Context, values: Values = None,
         if numbers:
             report = sigmoid_report(numbers, _plain_settings(dtype, method, SIGMOID_METHODS,
                                                              peer=peer),
-                                    resolve_functions(softplus, log_sigmoid), full=full)
+                                    resolve_functions(softplus, log_sigmoid, beta, threshold),
+                                    full=full)
         else:
             from smoothcli.report.model import Report
 

@@ -43,12 +43,23 @@ class IdentityRow:
     sigmoid_ulp_error: list[float]
 
 
-def resolve_functions(softplus: bool, log_sigmoid: bool) -> list[Pointwise]:
+def resolve_functions(softplus: bool, log_sigmoid: bool, beta: float | None = None,
+                      threshold: float | None = None) -> list[Pointwise]:
+    """The functions asked for; ``beta`` / ``threshold`` add torch's softplus form
+    (torch.nn.functional.softplus(x, beta, threshold), :mod:`smoothcli.methods.torch_forms`)."""
     out = [FUNCTIONS["sigmoid"]]
     if softplus:
         out.append(FUNCTIONS["softplus"])
     if log_sigmoid:
         out.append(FUNCTIONS["log_sigmoid"])
+    if beta is not None or threshold is not None:
+        from smoothcli.methods.torch_forms import (DEFAULT_BETA, DEFAULT_THRESHOLD, register,
+                                                   softplus_torch_spec)
+
+        spec = softplus_torch_spec(DEFAULT_BETA if beta is None else beta,
+                                   DEFAULT_THRESHOLD if threshold is None else threshold)
+        register(spec)
+        out.append(spec)
     return out
 
 
@@ -59,8 +70,15 @@ def evaluations(numbers: Sequence[Number], settings: Settings,
     from smoothcli.engine.sources import arguments
 
     batch = arguments(numbers)
-    return [evaluate(Plan(fn.name, list(settings.dtypes), list(settings.methods),
-                          peers=list(settings.peers)), batch) for fn in functions]
+    out = []
+    for fn in functions:
+        # torch's softplus form has no "naive": its as-written method (the first) stands for it
+        first = next(iter(fn.methods))
+        methods = list(dict.fromkeys(m if m in fn.methods else first for m in settings.methods
+                                     if m in fn.methods or m == "naive")) or list(fn.methods)
+        out.append(evaluate(Plan(fn.name, list(settings.dtypes), methods,
+                                 peers=list(settings.peers)), batch))
+    return out
 
 
 def sigmoid_report(numbers: Sequence[Number], settings: Settings,

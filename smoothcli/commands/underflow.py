@@ -14,11 +14,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 from smoothcli.commands._common import Settings, run
 from smoothcli.core.formats import FloatFormat
-from smoothcli.core.numbers import Number, parse_number
+from smoothcli.core.numbers import parse_number
 from smoothcli.reference.exact import converge, decimal_text
 from smoothcli.report.model import Column, Report, Section
 from smoothcli.core.rounding import round_number

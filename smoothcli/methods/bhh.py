@@ -35,7 +35,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from smoothcli.core.accumulation import Accumulation
-from smoothcli.methods.lse import Trace, lse_naive, lse_shifted, softmax_shifted
+from smoothcli.methods.lse import Trace, lse_shifted, softmax_shifted
 
 
 def _top(x):

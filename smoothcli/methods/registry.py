@@ -9,9 +9,8 @@ LogSumExp and softmax, ``stable`` itself for the sigmoid family, smooth |x| and 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Callable
 
-from smoothcli.core.accumulation import Accumulation
 from smoothcli.methods.bhh import (exp_lse, lse_log1p, lse_online, lse_online_unguarded,
                                    softmax_log1p, softmax_online)
 from smoothcli.methods.lse import (Trace, lse_naive, lse_shifted, lse_shifted_unguarded,

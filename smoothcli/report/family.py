@@ -320,6 +320,27 @@ def compact_digits(fmt: Any) -> int:
     return min(10, fmt.max_digits10 + 2)
 
 
+def compact_exact(ref: Any, fmt: Any, wrong: Sequence[float] = ()) -> str:
+    """The exact value in a compact table: :func:`compact_digits` digits, more (up to 17) while
+    that text would read as one of the ``wrong`` values shown beside it (float64's 20.4 beside
+    the exact 20.40000000138: the digits must show the difference the ULP column reports)."""
+    from smoothcli.reference.exact import decimal_text
+
+    d = compact_digits(fmt)
+    text = decimal_text(ref, d)
+    while d < 17 and any(_reads_as(text, w) for w in wrong):
+        d = min(17, d + 3)
+        text = decimal_text(ref, d)
+    return text
+
+
+def _reads_as(text: str, v: float) -> bool:
+    try:
+        return float(text) == v
+    except ValueError:
+        return False
+
+
 def _short_exact(s: Any) -> str:
     """The exact value of a series to its dtype's digits plus two."""
     import mpmath

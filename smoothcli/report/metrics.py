@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from smoothcli.report.family import compact_digits, verdict_lines
+from smoothcli.report.family import compact_exact, verdict_lines
 from smoothcli.report.model import Column, Section
 
 
 def section(part: Any, live: Any, full: bool) -> Section:
     """The metrics table of ``part.ev`` (a ``metrics`` evaluation, one row per series)."""
-    from smoothcli.reference.exact import decimal_text
 
     ev = part.ev
     several_k = len({s.param for s in ev.series}) > 1
@@ -39,8 +38,9 @@ def section(part: Any, live: Any, full: bool) -> Section:
         hard = float(a["hard"][0])
         exact = s.reference_decimal[0] or "—"
         ref = s.reference_mpf[0]
-        short_exact = exact if ref is None else decimal_text(
-            ref, compact_digits(s.format))
+        wrong = [float(x.arrays["value"][0]) for x in ev.series if x.function == s.function
+                 and x.param == s.param and x.dtype == s.dtype and x.arrays["bits"][0] > 0]
+        short_exact = exact if ref is None else compact_exact(ref, s.format, wrong)
         key = (s.function, s.param, short_exact)
         line = {"metric": s.function, "k": s.param, "dtype": s.dtype, "method": s.method,
                 "hard": "—" if hard != hard else _short(hard), "soft": a["value"][0],

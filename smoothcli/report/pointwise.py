@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from smoothcli.report.family import (compact_digits, WRAP, Live, changed_section, compact_changed_entries,
+from smoothcli.report.family import (compact_exact, WRAP, Live, changed_section, compact_changed_entries,
                                      input_entries, input_object, peer_notes, verdict_lines)
 from smoothcli.report.model import Column, Report, Section
 from smoothcli.report.rows import Rows, problems, summary
@@ -136,7 +136,6 @@ def _section(part: Part, live: Any, full: bool) -> list[Section]:
 
 def _table(part: Part, live: Any, full: bool, param: Any) -> Section:
     from smoothcli.methods.pointwise import pointwise
-    from smoothcli.reference.exact import decimal_text
     from smoothcli.report.verdict import point_text
 
     ev = part.ev
@@ -173,8 +172,10 @@ def _table(part: Part, live: Any, full: bool, param: Any) -> Section:
                 "_digits": s.format.max_digits10}
             key = (q, s.param, s.reference_decimal[q])  # each exact value once per point
             ref = s.reference_mpf[q]
+            wrong = [float(x.arrays["value"][q]) for x in series
+                     if x.dtype == s.dtype and x.arrays["bits"][q] > 0]
             line["exact"] = "" if key in seen else (
-                decimal_text(ref, compact_digits(s.format)) if ref is not None
+                compact_exact(ref, s.format, wrong) if ref is not None
                 else s.reference_decimal[q])
             seen.add(key)
             if part.cells is not None:
