@@ -191,7 +191,7 @@ def test_jax_x64_is_switched_on_for_the_call_only():
 def test_unknown_kind_is_a_clear_peer_error():
     with pytest.raises(peers.PeerError, match="scipy has no function for lse_grad"):
         call("scipy", "lse_grad", arr(X, "float32"), "float32")
-    assert peers._WHAT["torch", "lse_grad"] == "torch (lse_grad)"  # a note, never a KeyError
+    assert peers._WHAT["torch", "smooth_abs"] == "torch (smooth_abs)"  # a note, never a KeyError
 
 
 def test_scipy_without_softplus_is_refused(monkeypatch):
