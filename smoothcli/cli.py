@@ -9,46 +9,25 @@ problem; 2 bad usage or bad input (one line ``smooth: error: ...`` on stderr); 1
 70 a bug in smooth (one line ``smooth: internal error: ...``).  A closed pipe is not an error.
 """
 
-from __future__ import annotations
+# No ``from __future__ import annotations`` here: typer reads every parameter's annotation when it
+# builds the command, and string annotations would each be evaluated again (get_type_hints) on
+# every start.
 
 import os
 import signal
 import sys
 
+from smoothcli import _take_startup_sigint
 
-def _interrupted_while_starting(signum, frame) -> None:  # noqa: ARG001 - signal's interface
-    """Ctrl-C before main() runs (while click, typer and rich are imported): a KeyboardInterrupt
-    there would print a traceback, so end here with the documented line and status."""
-    try:
-        os.write(2, b"smooth: interrupted\n")
-    except OSError:
-        pass
-    os._exit(130)
-
-
-def _take_startup_sigint():
-    """Handle SIGINT from the first line of this module until main() starts, but only when this
-    process is smooth itself (the console script or ``python -m smoothcli``): a program that
-    imports smoothcli.cli (a test runner) keeps its own Ctrl-C."""
-    main_file = getattr(sys.modules.get("__main__"), "__file__", None) or ""
-    name = os.path.basename(main_file)
-    ours = name in ("smooth", "smooth.exe", "smooth-script.py") or (
-        name == "__main__.py" and os.path.basename(os.path.dirname(main_file)) == "smoothcli")
-    try:
-        if ours and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            return signal.signal(signal.SIGINT, _interrupted_while_starting)
-    except (ValueError, OSError):  # not the main thread
-        pass
-    return None
-
-
+# smoothcli/__init__.py took SIGINT for the start-up when this process is smooth itself (the
+# console script, ``python -m smoothcli``); a program that imports smoothcli.cli (a test runner)
+# keeps its own Ctrl-C.  This is the handler to put back when main() starts, or None.
 _STARTUP_SIGINT = _take_startup_sigint()
 
-from typing import Callable, List, Optional  # noqa: E402 - after the start-up SIGINT handler
+from typing import Annotated, Callable, List, Optional  # noqa: E402 - after the SIGINT handler
 
 import click  # noqa: E402
 import typer  # noqa: E402
-from typing_extensions import Annotated  # noqa: E402
 
 from smoothcli import __version__  # noqa: E402
 from smoothcli._usage import (ARGS_KEY, EX_IOERR, GuardedStdout, OneLineErrors,  # noqa: E402
@@ -678,14 +657,77 @@ for _info in app.registered_commands:
 
 
 def main() -> None:
-    """Console-script entry point: maps errors to the documented exit statuses."""
+    """Console-script entry point: maps errors to the documented exit statuses.
+
+    Ctrl-C: before this runs, smoothcli/__init__.py answers it (one line, 130); while the command
+    runs it is a KeyboardInterrupt, answered the same way by :func:`_main`; once the exit status
+    is decided it is ignored, so that neither the unwinding nor the interpreter's own clean-up
+    (where Python's default would kill the process, status -2, after a complete output) can
+    change the status.  Only the process smooth is gets that last step: a program calling main()
+    in-process (a test) keeps its own Ctrl-C."""
+    try:
+        _main()
+    except KeyboardInterrupt:  # landed while _main was already answering something else
+        _finishing()
+        say("smooth: interrupted")
+        sys.exit(130)
+    finally:
+        _finishing()
+
+
+def _unraisable(hook: Callable) -> Callable:
+    """sys.unraisablehook for smooth's process: a KeyboardInterrupt raised where Python can only
+    report it ("Exception ignored in ...": a weakref callback of the import machinery, a
+    finaliser) is delivered again, to be answered where it can be (the line and 130) -- neither
+    lost nor printed as a traceback.  Anything else goes to ``hook``.
+
+    It is delivered by another thread (``_thread.interrupt_main``), which runs once this thread
+    lets go of the GIL, i.e. after the hook has returned: a SIGINT raised from the hook itself
+    would be handled inside the hook, and be reported as ignored again."""
+
+    def handle(unraisable) -> None:
+        if isinstance(unraisable.exc_type, type) and issubclass(unraisable.exc_type,
+                                                                 KeyboardInterrupt):
+            import _thread
+
+            _thread.start_new_thread(_thread.interrupt_main, ())
+            return
+        hook(unraisable)
+
+    return handle
+
+
+def _caused_by_interrupt(e: BaseException) -> bool:
+    """Whether a KeyboardInterrupt is among the causes of ``e`` (``raise ... from``, or raised
+    while handling it)."""
+    seen = set()
+    cause: Optional[BaseException] = e
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def _finishing() -> None:
+    if _STARTUP_SIGINT is not None:
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        except (ValueError, OSError):  # not the main thread
+            pass
+
+
+def _main() -> None:
+    """The command line run, every outcome mapped to its exit status (SystemExit)."""
     stdout = sys.stdout
     try:
         # Start-up is over: from here Ctrl-C is a KeyboardInterrupt, answered below.
         if _STARTUP_SIGINT is not None:
+            sys.unraisablehook = _unraisable(sys.unraisablehook)
             signal.signal(signal.SIGINT, _STARTUP_SIGINT)
         sys.stdout = GuardedStdout(stdout)  # type: ignore[assignment]
-        rv = app(standalone_mode=False, prog_name="smooth")
+        rv = _run(sys.argv[1:])
         # A write error must surface here, not in the interpreter's final flush (status 120).
         sys.stdout.flush()
     except SystemExit:
@@ -720,6 +762,11 @@ def main() -> None:
         say("smooth: error: out of memory: the input is too large")
         sys.exit(2)
     except Exception as e:  # a bug in smooth: one line, not a traceback (contract: README)
+        if _caused_by_interrupt(e):
+            # Python 3.11 wraps a KeyboardInterrupt that lands while a class is being created
+            # (``__set_name__`` of a dataclass field, as a module is imported) in a RuntimeError
+            say("smooth: interrupted")
+            sys.exit(130)
         if os.environ.get("SMOOTH_DEBUG"):
             raise
         detail = " ".join(f"{type(e).__name__}: {e}".split())
@@ -733,6 +780,27 @@ def main() -> None:
     if code == 130:  # typer.core._main turns KeyboardInterrupt into Exit(130), silently
         say("smooth: interrupted")
     sys.exit(code)
+
+
+def _run(args: List[str]):
+    """Run the app on the command line ``args``.
+
+    When the first word names a subcommand (``smooth lse 710 12``) click is given the root group
+    holding that subcommand only: typer builds a click command for each subcommand it holds
+    (reading every parameter's annotation, about 1 ms each at every start) and no other one can
+    be reached from this command line.  Anything else -- ``smooth --help``, ``smooth -V``, a
+    mistyped command that gets suggestions, shell completion -- gets the whole group."""
+    registered = app.registered_commands
+    name = args[0] if args else None
+    only = [info for info in registered
+            if (info.name or typer.main.get_command_name(info.callback.__name__)) == name]
+    if len(only) != 1 or "_SMOOTH_COMPLETE" in os.environ:
+        return app(standalone_mode=False, prog_name="smooth")
+    app.registered_commands = only
+    try:
+        return app(standalone_mode=False, prog_name="smooth")
+    finally:
+        app.registered_commands = registered
 
 
 def _show(e: click.ClickException) -> None:

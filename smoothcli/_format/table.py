@@ -162,8 +162,10 @@ class TableFormat:
         # Colour as rich decides it for the real output: a terminal, NO_COLOR respected,
         # FORCE_COLOR honoured (https://no-color.org, https://force-color.org).
         is_tty = Console(file=real).is_terminal and not os.environ.get("NO_COLOR")
+        # emoji=False: a ":name:" in a title, a file name or a note is text, not an emoji code
+        # (and rich's table of emoji codes is not imported, ~2 ms of every start).
         console = Console(file=out, width=_WIDE, force_terminal=is_tty,
-                          no_color=not is_tty, highlight=False, soft_wrap=False)
+                          no_color=not is_tty, highlight=False, soft_wrap=False, emoji=False)
         width = getattr(report, "wrap", None)
         fit = self._fit
         if report.charts:  # charts first, as plain text of a fixed width

@@ -3,11 +3,16 @@
 Two kinds of input are read:
 
 * ``.npy`` (recognised by its magic bytes, whatever the file is called): the header is parsed
-  with numpy's literal-only header reader and the data read with ``np.frombuffer`` / ``np.memmap``
-  — ``np.load`` is never called, so nothing a user gives is unpickled.  Only a regular file larger
-  than :data:`smoothcli.core.limits.MAX_COPY_BYTES` is memory-mapped, after checking that the file
-  holds all the bytes its header promises (a mapped file that is too short would kill the process
-  with SIGBUS when the missing page is touched); smaller files are copied into memory.
+  with numpy's literal-only header reader and the data read with plain reads of exactly the
+  bytes the header promises — ``np.load`` is never called, so nothing a user gives is unpickled.
+  The file is checked to hold those bytes before anything is read, and every read is checked
+  again: a file that another program truncates meanwhile is one error line (exit 2), never a
+  partial result.  Nothing is memory-mapped (a mapped file that is cut kills the process with
+  SIGBUS, which no program can turn into a message).  Data up to
+  :data:`smoothcli.core.limits.MAX_COPY_BYTES` is copied into memory; a larger regular file whose
+  rows lie contiguously (C order along the last axis, Fortran order along the first) is read a
+  row at a time as it is evaluated (:class:`NpyRows`), so memory holds a row, not the file;
+  other large layouts are copied whole.
   Only float16/float32/float64 data is accepted: an integer, boolean, complex, string, structured or
   object array is refused with one line naming the dtype, as are 0-D and 3-D+ arrays, empty arrays
   and truncated or corrupt files.  A 2-D array is a batch of rows; ``--axis`` says which axis the
@@ -76,8 +81,9 @@ _FLOAT_KINDS = {2: "float16", 4: "float32", 8: "float64"}
 class Batch:
     """A batch of rows read from a file: ``data`` is 2-D (rows × n), rows along the last axis.
 
-    ``data`` may be a memory-mapped, non-contiguous view: rows are copied one at a time into
-    reusable buffers by :meth:`rounded`, so memory stays a small multiple of one row.
+    ``data`` may be a non-contiguous view, or the rows of a large file read when asked for
+    (:class:`NpyRows`): rows are copied one at a time into reusable buffers by :meth:`rounded`,
+    so memory stays a small multiple of one row.
     """
 
     source: str  # the path, or "<stdin>"
@@ -226,7 +232,9 @@ def load(path: str, axis: int = -1, stdin: BinaryIO | None = None,
             head = f.read(len(NPY_MAGIC))
             if head == NPY_MAGIC:
                 f.seek(0)
-                arr = _read_npy(f, st.st_size, source, mappable=True)
+                arr = _read_npy(f, st.st_size, source, mappable=True, axis=axis)
+                if isinstance(arr, NpyRows):
+                    return _rows_result(arr, source, axis)
                 return _array_result(arr, source, axis, int_labels)
             if path.lower().endswith(".npy"):
                 raise InputError(f"{source} is not a .npy file (it does not start with the .npy "
@@ -256,13 +264,17 @@ def _array_result(arr, source: str, axis: int, int_labels: bool):
     return _from_array(arr, source, axis)
 
 
-def _read_npy(f, size: int, source: str, mappable: bool):
+def _read_npy(f, size: int, source: str, mappable: bool, axis: int = -1):
     """The array stored in the .npy file ``f`` (positioned at its start; ``size`` bytes long).
 
     The header is read with numpy's parser (Python literals only, ast.literal_eval); pickled
     object arrays are refused from the header alone.  The data is checked against the file size
-    before anything is read or mapped; it is copied into memory unless ``mappable`` and larger
-    than MAX_COPY_BYTES, then memory-mapped read-only."""
+    before anything is read, and every read is checked again (the file may shrink meanwhile).
+    Data up to MAX_COPY_BYTES, or that is not ``mappable`` (bytes already in memory), is copied
+    whole.  A larger float file whose rows along ``axis`` lie contiguously in it (C order and
+    the last axis, Fortran order and the first) is returned as :class:`NpyRows`, read a row at a
+    time when asked for; any other larger file is copied whole.  Nothing is memory-mapped: a
+    mapped file that another program truncates kills the reader with SIGBUS."""
     import math
     import warnings
 
@@ -297,16 +309,118 @@ def _read_npy(f, size: int, source: str, mappable: bool):
                              f"{nbytes:,} bytes of data; the file holds {have:,})")
         order = "F" if fortran else "C"
         try:
-            if mappable and nbytes > MAX_COPY_BYTES:
-                return np.memmap(f, dtype=dt, mode="r", offset=offset, shape=tuple(shape),
-                                 order=order)
-            buf = f.read(nbytes)
-            if len(buf) < nbytes:  # the file shrank while it was being read
-                raise InputError(f"{corrupt} (it ended after {len(buf):,} of {nbytes:,} bytes "
-                                 "of data)")
-            return np.frombuffer(buf, dtype=dt, count=count).reshape(shape, order=order)
+            if (mappable and nbytes > MAX_COPY_BYTES and len(shape) == 2 and dt.kind == "f"
+                    and count > 0 and axis in (-2, -1, 0, 1)):
+                along_last = axis % 2 == 1
+                if along_last != bool(fortran):  # the rows are contiguous in the file
+                    rows, n = (shape[0], shape[1]) if along_last else (shape[1], shape[0])
+                    return NpyRows(f, source, offset, int(rows), int(n), dt)
+            buf = np.empty(count, dtype=dt)
+            got = _read_exactly(f, memoryview(buf).cast("B"))
+            if got < nbytes:  # the file shrank while it was being read
+                raise _truncated(source, got, nbytes)
+            return buf.reshape(shape, order=order)
         except (ValueError, OSError, OverflowError, MemoryError) as e:
             raise InputError(f"{corrupt} ({_one_line(e)})") from None
+
+
+def _truncated(source: str, have: int, want: int) -> InputError:
+    return InputError(f"{source}: truncated while it was being read (it now holds {have:,} of "
+                      f"the {want:,} bytes of data its header announces; was it being written "
+                      "or cut by another program?)")
+
+
+def _read_exactly(f, view: memoryview, at: int | None = None) -> int:
+    """Fill ``view`` with the bytes of ``f`` from its position (``at`` None) or from offset
+    ``at`` (a positioned read, which moves no shared position); the number of bytes read, less
+    than ``len(view)`` only when the file ended first."""
+    want = len(view)
+    got = 0
+    preadv = getattr(os, "preadv", None)
+    while got < want:
+        part = view[got:]
+        if at is None:
+            k = f.readinto(part)
+        elif preadv is not None:
+            k = preadv(f.fileno(), [part], at + got)
+        else:  # pragma: no cover - systems without preadv
+            chunk = os.pread(f.fileno(), len(part), at + got)
+            part[:len(chunk)] = chunk
+            k = len(chunk)
+        if not k:
+            break
+        got += k
+    return got
+
+
+class NpyRows:
+    """The rows of a large .npy file, read when asked for: ``rows[i]`` is row ``i`` (a numpy
+    array of ``n`` values), ``rows[i:j]`` a 2-D array, ``np.asarray(rows)`` all of them.
+
+    Each row is one positioned read of exactly its bytes from a duplicate of the file's
+    descriptor, so memory holds a row at a time whatever the number of rows, as a memory map
+    did; unlike a memory map, a file that another program shortens meanwhile is one error line
+    (:class:`InputError`), not SIGBUS."""
+
+    ndim = 2
+
+    def __init__(self, f, source: str, offset: int, rows: int, n: int, dtype):
+        self._file = os.fdopen(os.dup(f.fileno()), "rb", buffering=0)
+        self._source = source
+        self._offset = offset
+        self.shape = (rows, n)
+        self.dtype = dtype
+        self._row_bytes = n * dtype.itemsize
+
+    @property
+    def size(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _read(self, start: int, count: int):
+        import numpy as np
+
+        out = np.empty((count, self.shape[1]), dtype=self.dtype)
+        if count:
+            try:
+                got = _read_exactly(self._file, memoryview(out).cast("B"),
+                                    self._offset + start * self._row_bytes)
+                if got < out.nbytes:  # the file shrank since its size was checked
+                    have = max(os.fstat(self._file.fileno()).st_size - self._offset, 0)
+                    raise _truncated(self._source, min(have, self.size * self.dtype.itemsize),
+                                     self.size * self.dtype.itemsize)
+            except OSError as e:
+                raise _os_error(self._source, e) from None
+        return out
+
+    def __getitem__(self, key):
+        rows = self.shape[0]
+        if isinstance(key, slice):
+            start, stop, step = key.indices(rows)
+            if step != 1:
+                raise IndexError("rows of a .npy file are read in order (step 1)")
+            return self._read(start, max(stop - start, 0))
+        i = int(key)
+        if i < 0:
+            i += rows
+        if not 0 <= i < rows:
+            raise IndexError(f"row {key} of {rows}")
+        return self._read(i, 1)[0]
+
+    def __array__(self, dtype=None, copy=None):
+        data = self._read(0, self.shape[0])
+        return data if dtype is None else data.astype(dtype)
+
+
+def _rows_result(rows: NpyRows, source: str, axis: int) -> Batch:
+    """A Batch of the rows of a large .npy file, read when evaluated (see :class:`NpyRows`)."""
+    _check_float(rows.dtype, source)
+    shape = rows.shape if axis % 2 == 1 else rows.shape[::-1]
+    check_row_length(rows.shape[1], source)  # memory grows with the row
+    return Batch(source, "npy", _FLOAT_KINDS[rows.dtype.itemsize], tuple(shape), axis % 2 - 2,
+                 rows)
 
 
 def _shape_text(shape) -> str:
