@@ -7,7 +7,7 @@ Measured on the reference machine (docs/errors.md):
   Text is therefore refused beyond :data:`MAX_TEXT_BYTES` (checked while reading, so a 10 GB pipe
   costs no more than the limit) and beyond :data:`MAX_TEXT_NUMBERS` numbers (counted without
   building the list): at most ~1.3 GB;
-* ``.npy`` files larger than :data:`MAX_COPY_BYTES` are memory-mapped and a 2-D batch is
+* ``.npy`` files larger than :data:`MAX_COPY_BYTES` are read a row at a time and a 2-D batch is
   evaluated row by row, so memory does not grow with the number of rows; it grows with the row.
   Measured with ``/usr/bin/time -v`` in the three default dtypes, both methods, table view: about
   130 bytes per element for ``lse`` and 270 for ``softmax`` (a 10**7-element float32 row: 1.3 GB
@@ -30,10 +30,9 @@ from smoothcli.core.errors import InputError
 MAX_TEXT_BYTES = 256 * 2**20
 #: Numbers read from decimal text at most.
 MAX_TEXT_NUMBERS = 2**22  # 4,194,304
-#: .npy data up to this size is copied into memory; only larger regular files are memory-mapped.
-#: A mapped file that another process truncates kills the reader with SIGBUS when a missing page is
-#: touched (no Python exception can catch it), so mapping is kept for the files where it saves
-#: real memory; those are checked against their header's size before mapping.
+#: .npy data up to this size is copied into memory; larger regular files are read a row at a
+#: time (smoothcli.engine.inputs), every read checked.  Nothing is memory-mapped: a mapped file
+#: that another process truncates kills the reader with SIGBUS, which no exception can catch.
 MAX_COPY_BYTES = 64 * 2**20
 
 #: Elements in one row (one vector to evaluate) at most, whatever the source.
@@ -59,7 +58,7 @@ def read_limited(stream: Any, source: str) -> bytes:
         if total > MAX_TEXT_BYTES:
             raise InputError(f"{source}: more than {MAX_TEXT_BYTES // 2**20} MiB, the most smooth "
                              "reads from a pipe or a text file; pass large data as a .npy file "
-                             "(--file PATH), which is memory-mapped")
+                             "(--file PATH), which is read a row at a time")
     return b"".join(parts)
 
 
@@ -67,7 +66,7 @@ def check_text_size(data: bytes, source: str) -> None:
     """Refuse text holding more than MAX_TEXT_NUMBERS numbers (counted in constant memory)."""
     if len(data) > MAX_TEXT_BYTES:
         raise InputError(f"{source}: more than {MAX_TEXT_BYTES // 2**20} MiB of text; pass large "
-                         "data as a .npy file (--file PATH), which is memory-mapped")
+                         "data as a .npy file (--file PATH), which is read a row at a time")
     if len(data) <= 2 * MAX_TEXT_NUMBERS:  # fewer bytes than two per number: cannot exceed
         return
     count = 0
@@ -76,7 +75,7 @@ def check_text_size(data: bytes, source: str) -> None:
         if count > MAX_TEXT_NUMBERS:
             raise InputError(f"{source}: more than {MAX_TEXT_NUMBERS:,} numbers of text (about "
                              "300 bytes of memory each while parsing); pass large data as a "
-                             ".npy file (--file PATH), which is memory-mapped")
+                             ".npy file (--file PATH), which is read a row at a time")
 
 
 def check_row_length(n: int, source: str) -> None:
