@@ -419,14 +419,24 @@ def run(command: Command, json: bool = False) -> Ran:
     return Ran(r.exit_code, text)
 
 
+#: Width the casebook's sentences are wrapped to (the commands' own output fits it already).
+WRAP = 100
+
+
+def _wrap(text: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, WRAP, subsequent_indent="    ", break_on_hyphens=False)
+
+
 def render(case: Case) -> str:
     """The text of ``smooth cases NAME``: source, inputs, command and its real output, cause,
     the adopted fix and how smooth evaluates it."""
-    out = [f"{case.name}: {case.title}",
-           f"source: {case.source}" + (f" (also {', '.join(case.related)})"
-                                       if case.related else ""),
-           f"thread: {case.thread}",
-           f"inputs: {case.inputs}", ""]
+    out = [_wrap(f"{case.name}: {case.title}"),
+           _wrap(f"source: {case.source}" + (f" (also {', '.join(case.related)})"
+                                             if case.related else "")),
+           _wrap(f"thread: {case.thread}"),
+           _wrap(f"inputs: {case.inputs}"), ""]
     symptom = fixed = None
     if case.engine is not None:
         symptom, fixed = case.engine()
@@ -438,19 +448,26 @@ def render(case: Case) -> str:
             out.append(run(case.command).output.rstrip())
     elif symptom is not None:
         out.append(symptom.rstrip())
-    out += ["", f"cause: {case.cause}", f"fix adopted: {case.adopted}"]
+    out += ["", _wrap(f"cause: {case.cause}"), _wrap(f"fix adopted: {case.adopted}")]
     if case.fix is not None and available(case):
-        out += [f"fix in smooth: {case.fix_note}", f"$ {case.fix.shell}",
+        out += [_wrap(f"fix in smooth: {case.fix_note}"), f"$ {case.fix.shell}",
                 run(case.fix).output.rstrip()]
     elif fixed is not None:
-        out += [f"fix in smooth: {case.fix_note}", fixed.rstrip()]
+        out += [_wrap(f"fix in smooth: {case.fix_note}"), fixed.rstrip()]
     else:
-        out.append(f"fix in smooth: {case.fix_note}")
+        out.append(_wrap(f"fix in smooth: {case.fix_note}"))
     return "\n".join(out) + "\n"
 
 
 def listing() -> str:
     width = max(len(c.name) for c in CASES)
-    lines = [f"{c.name:<{width}}  {c.source:<32}  {c.title}" for c in CASES]
+    import textwrap
+
+    lines = []
+    for c in CASES:  # the title under the name when name and source leave it no room
+        head = f"{c.name:<{width}}  {c.source}"
+        lines.append(head)
+        lines.append(textwrap.fill(c.title, WRAP, initial_indent="    ",
+                                   subsequent_indent="    ", break_on_hyphens=False))
     return ("published numerical failures (smooth cases NAME runs one):\n\n" + "\n".join(lines)
             + "\n")

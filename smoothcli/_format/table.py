@@ -61,6 +61,8 @@ def fmt_exact(v: Any, max_digits: int = 25) -> str:
     (every float16 and most float32 values), else its shortest round-trip repr."""
     from decimal import Decimal
 
+    if isinstance(v, str):  # already written (a value in its dtype's shortest text)
+        return v
     if v is None or not math.isfinite(float(v)):
         return fmt_value(v)
     d = Decimal(float(v))  # exact conversion

@@ -39,13 +39,15 @@ def abs_report(numbers: Sequence[Number], ks: Sequence[Number], settings: Settin
 
     if any(x.exact is None for x in numbers):
         raise InputError("abs needs finite values (the gap to |x| of inf or nan is not a number)")
+    from smoothcli.core.rounding import round_number
+
+    for fmt in settings.dtypes:  # before any reference: f_k of an input that overflowed is inf
+        if not all(math.isfinite(round_number(x, fmt)) for x in numbers):
+            raise InputError(f"an input overflows {fmt.name}: abs needs finite values")
     batch = arguments(numbers)
     transforms = [Transform("k", k) for k in ks]
     ev = evaluate(Plan("smooth_abs", list(settings.dtypes), list(settings.methods),
                        peers=list(settings.peers), transforms=transforms), batch)
-    for s in ev.series:
-        if s.arrays["inputs_overflowed"].any():
-            raise InputError(f"an input overflows {s.dtype}: abs needs finite values")
     bounds, outside = _bounds(ev)
     parts = [Part(ev, bounds, outside, _abs_columns, _abs_cells(bounds),
                   "|x| and its smooth approximation f_k(x) = (2/k)·log cosh(kx/2)",

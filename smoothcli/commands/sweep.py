@@ -78,7 +78,10 @@ def command_line(function: str, numbers: Sequence[Number], sweep: Sweep,
     if unit != BITS:
         parts += ["--unit", unit]
     if [f.name for f in formats] != list(DEFAULT_DTYPES):
-        parts += ["--dtype", ",".join(f.name for f in formats)]
+        from smoothcli.core.formats import FORMATS
+
+        names = [f.name for f in formats]
+        parts += ["--dtype", "all" if sorted(names) == sorted(FORMATS) else ",".join(names)]
     if methods:
         parts += ["--method", ",".join(methods)]
     if accumulation.order != DEFAULT_ORDER:
