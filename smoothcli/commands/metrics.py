@@ -199,10 +199,31 @@ def _shape(shape: tuple) -> str:
     return "×".join(str(s) for s in shape)
 
 
+def _valid_array(labels: Grid, ok) -> list[int] | None:
+    """The labels of a file as ints when every one passes ``ok`` (a vectorised test on a float64
+    array of exact values), else None (the exact, element-by-element path names the bad one)."""
+    import numpy as np
+
+    if labels.ints is not None:
+        arr = labels.ints.reshape(-1).astype(np.float64)  # exact: |label| < 2**53 checked below
+        if np.abs(labels.ints).max(initial=0) >= 2**53:
+            return None
+    elif labels.batch is not None:
+        arr = np.asarray(labels.batch.data, dtype=np.float64).reshape(-1)
+    else:
+        return None
+    if not np.isfinite(arr).all() or not ok(arr).all():
+        return None
+    return arr.astype(np.int64).tolist()
+
+
 def _binary_labels(labels: Grid, n: int) -> list[int]:
     if len(labels.shape) == 2 and labels.shape[1] != 1:
         raise InputError(f"--labels: binary labels are one 0/1 per sample; got shape "
                          f"{_shape(labels.shape)}")
+    fast = _valid_array(labels, lambda a: (a == 0) | (a == 1))
+    if fast is not None and len(fast) == n:
+        return fast
     vals = labels.exact_labels()
     if len(vals) != n:
         raise InputError(f"--labels has {len(vals)} value(s) but --logits has {n}: lengths must "

@@ -42,6 +42,10 @@ U_LD = 2.0 ** -64
 E_EXP = 2.0 ** -62 + U_LD
 E_SIG = E_EXP + 3 * U_LD
 E_SOFT = 2 * E_EXP + 2.0 ** -62 + 2 * U_LD
+#: For targets of at most 24 bits the terms are computed in float64: numpy's exp assumed within
+#: 2**-44 (as smoothcli.reference.fast does), a few more roundings, and a pairwise float64 sum of
+#: up to 2**20 terms within 28·2**-53 (Higham, ASNA (4.6)): every term and sum within 2**-43.
+E_NARROW = 2.0 ** -43
 #: The largest reference error, in ULPs of a target format, the fast path may leave.  A ratio
 #: of two sums carries about 2**-60 relative, at most 1/128 ULP of float64 (ulp(v) ≥
 #: 2**-53·v); float16 to float32 targets are far below it.  A metric whose bound does not meet
@@ -58,15 +62,25 @@ EXACT_LOGITS = 1024
 #: to every bound; a metric made of such terms alone then goes to mpmath.
 LD_EXP_MIN = -11000.0
 TINY_TERM_EXP = -16000
+#: The same for float64 terms (narrow targets): exp leaves the normal range below −708, and such
+#: a term is below 2**-1000.
+F64_EXP_MIN, F64_TINY_EXP = -708.0, -1000
 
 
 @dataclass
 class MetricsReference:
     """The exact metrics of one batch of dtype-rounded logits and one k."""
 
-    kind: str  # "fast-longdouble" | "mpmath"
+    kind: str  # "fast-longdouble" | "fast-float64" (targets of ≤ 24 bits) | "mpmath"
     values: dict[str, Any]  # metric -> mpf, or None where the metric does not exist
     bounds: dict[str, Any] = field(default_factory=dict)  # metric -> absolute bound (mpf)
+
+
+#: The last few references, keyed by the batch's rounded logits, labels and k: the advice
+#: re-evaluates the same batch in another accumulation or a wider dtype, whose logits (a float16
+#: batch in float32) are often the same values.
+_CACHE: dict = {}
+_CACHE_MAX = 8
 
 
 def metrics_reference(xs: Any, y: Sequence[int], k: float, binary: bool,
@@ -74,13 +88,31 @@ def metrics_reference(xs: Any, y: Sequence[int], k: float, binary: bool,
     """The exact metrics of the logits ``xs`` (float64 array of dtype values, (n,) or (n, C))
     times ``k``, labels ``y``: the fast path when its bound is good enough for ``fmt`` (every
     format when ``fmt`` is None), else mpmath."""
+    import hashlib
+
+    import numpy as np
+
+    key = (hashlib.sha256(xs.tobytes()).hexdigest(), xs.shape,
+           hashlib.sha256(np.asarray(y, dtype=np.int64).tobytes()).hexdigest(), k, binary)
+    hit = _CACHE.get(key)
+    if hit is not None and (fmt is None or hit.kind == "mpmath" or good_enough(hit, fmt)):
+        return hit
+    ref = _compute(xs, y, k, binary, fmt)
+    if len(_CACHE) >= _CACHE_MAX:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[key] = ref
+    return ref
+
+
+def _compute(xs: Any, y: Sequence[int], k: float, binary: bool, fmt: Any) -> MetricsReference:
     from smoothcli.reference.fast import MP_LOCK, _ld_enabled
 
     with MP_LOCK:
         fast = None
-        if _ld_enabled() and xs.size > EXACT_LOGITS:
-            fast = (_binary_fast(xs, y, k) if binary else
-                    _multiclass_fast(xs, y) if k == 1.0 else None)
+        narrow = fmt is not None and fmt.precision <= 24
+        if (narrow or _ld_enabled()) and xs.size > EXACT_LOGITS:
+            fast = (_binary_fast(xs, y, k, narrow) if binary else
+                    _multiclass_fast(xs, y, narrow) if k == 1.0 else None)
         if fast is not None and (fmt is None or good_enough(fast, fmt)):
             return fast
         return _mpmath(xs, y, k, binary)
@@ -162,7 +194,17 @@ def _two_product(a: Any, b: float) -> tuple[Any, Any]:
     return hi, lo
 
 
-def _binary_fast(xs: Any, y: Sequence[int], k: float) -> MetricsReference | None:
+def _sum(terms: Any, narrow: bool) -> Any:
+    """Σ of positive terms: exactly (long double terms), or, for targets of at most 24 bits,
+    numpy's pairwise float64 sum, within (log2 n + 8)·2**-53 relative (Higham, ASNA §4.2)."""
+    import mpmath
+    import numpy as np
+
+    return mpmath.mpf(float(np.sum(terms))) if narrow else _exact_sum(terms)
+
+
+def _binary_fast(xs: Any, y: Sequence[int], k: float,
+                 narrow: bool = False) -> MetricsReference | None:
     import mpmath
     import numpy as np
 
@@ -172,7 +214,7 @@ def _binary_fast(xs: Any, y: Sequence[int], k: float) -> MetricsReference | None
         ah = np.abs(hi)
         if not np.isfinite(hi).all() or (ah > Z_MAX).any() or ((ah > 0) & (ah < Z_TINY)).any():
             return None
-        ld = np.longdouble
+        ld = np.float64 if narrow else np.longdouble
         sign = np.where(hi >= 0, 1.0, -1.0)
         # exp(−|z|) = exp(−|hi|)·exp(−sign·lo), exp(−sign·lo) = 1 − sign·lo to within lo²
         e = np.exp(-ah.astype(ld)) * (ld(1) - (sign * lo).astype(ld))
@@ -189,26 +231,29 @@ def _binary_fast(xs: Any, y: Sequence[int], k: float) -> MetricsReference | None
     t = np.asarray(y, dtype=bool)
     n = s.size
     positives = int(t.sum())
-    TP = _exact_sum(sp[t])
-    FP = _exact_sum(sp[~t])
-    FN = _exact_sum(sm[t])
+    TP = _sum(sp[t], narrow)
+    FP = _sum(sp[~t], narrow)
+    FN = _sum(sm[t], narrow)
     S = mpmath.fadd(TP, FP, exact=True)
-    ACC = mpmath.fadd(TP, _exact_sum(sm[~t]), exact=True)
+    ACC = mpmath.fadd(TP, _sum(sm[~t], narrow), exact=True)
     LOSS = mpmath.fadd(FN, FP, exact=True)
-    BCE = mpmath.fadd(_exact_sum(soft_neg[t]), _exact_sum(soft_pos[~t]), exact=True)
-    lost = int(np.count_nonzero(-ah < LD_EXP_MIN))  # terms e^(−|z|) with no relative accuracy
+    BCE = mpmath.fadd(_sum(soft_neg[t], narrow), _sum(soft_pos[~t], narrow), exact=True)
+    # terms e^(−|z|) past the format's normal range keep no relative accuracy
+    lost = int(np.count_nonzero(-ah < (F64_EXP_MIN if narrow else LD_EXP_MIN)))
     with mpmath.workprec(200):
         values = {"tp": TP, "fp": FP, "fn": FN, "accuracy": ACC / n, "accuracy_loss": LOSS / n,
                   "precision": TP / S, "recall": TP / positives if positives else None,
                   "f1": 2 * TP / (positives + S), "bce": BCE / n}
         rel = {"precision": 2 * E_SIG + U_LD, "f1": 2 * E_SIG + U_LD, "bce": E_SOFT}
-        tiny = lost * mpmath.ldexp(1, TINY_TERM_EXP)
+        if narrow:  # float64 terms (exp within 2**-44, fast.F64_EXP_REL) and a pairwise sum
+            rel = dict.fromkeys(values, 2 * E_NARROW)
+        tiny = lost * mpmath.ldexp(1, F64_TINY_EXP if narrow else TINY_TERM_EXP)
         bounds = {name: (abs(v) * rel.get(name, E_SIG) * 1.01 + tiny
                          if v is not None else 0) for name, v in values.items()}
-    return MetricsReference("fast-longdouble", values, bounds)
+    return MetricsReference("fast-float64" if narrow else "fast-longdouble", values, bounds)
 
 
-def _multiclass_fast(xs: Any, y: Sequence[int]) -> MetricsReference | None:
+def _multiclass_fast(xs: Any, y: Sequence[int], narrow: bool = False) -> MetricsReference | None:
     import mpmath
     import numpy as np
 
@@ -224,7 +269,7 @@ def _multiclass_fast(xs: Any, y: Sequence[int]) -> MetricsReference | None:
         hi = xs - m[:, None]
         bv = hi - xs
         lo = (xs - (hi - bv)) + (-m[:, None] - bv)
-        ld = np.longdouble
+        ld = np.float64 if narrow else np.longdouble
         t = np.exp(hi.astype(ld)) * (ld(1) + lo.astype(ld))  # e^(x_j − m) ≤ 1, t_max = 1
         tail = t.copy()
         tail[rows, kmax] = 0
@@ -237,12 +282,14 @@ def _multiclass_fast(xs: Any, y: Sequence[int]) -> MetricsReference | None:
         loss = others.sum(axis=1) / S
         ce = (m.astype(ld) - xs[rows, yi].astype(ld)) + np.log1p(T)
     e_sum = E_EXP + (C - 1) * U_LD  # a row's sum of C positive terms t_j
-    lost = int(np.count_nonzero(hi < LD_EXP_MIN))  # terms with no relative accuracy
+    lost = int(np.count_nonzero(hi < (F64_EXP_MIN if narrow else LD_EXP_MIN)))  # no rel. accuracy
     with mpmath.workprec(200):
-        values = {"accuracy": _exact_sum(p_y) / n, "accuracy_loss": _exact_sum(loss) / n,
-                  "cross_entropy": _exact_sum(ce) / n}
+        values = {"accuracy": _sum(p_y, narrow) / n, "accuracy_loss": _sum(loss, narrow) / n,
+                  "cross_entropy": _sum(ce, narrow) / n}
         rel = {"accuracy": E_EXP + e_sum + U_LD, "accuracy_loss": 2 * e_sum + U_LD,
                "cross_entropy": e_sum + 2.0 ** -62 + 2 * U_LD}
-        tiny = lost * mpmath.ldexp(1, TINY_TERM_EXP)
+        if narrow:
+            rel = dict.fromkeys(values, 3 * E_NARROW + C * 2.0 ** -53)
+        tiny = lost * mpmath.ldexp(1, F64_TINY_EXP if narrow else TINY_TERM_EXP)
         bounds = {name: abs(v) * rel[name] * 1.01 + tiny for name, v in values.items()}
-    return MetricsReference("fast-longdouble", values, bounds)
+    return MetricsReference("fast-float64" if narrow else "fast-longdouble", values, bounds)
