@@ -195,13 +195,22 @@ class ReferenceCache:
     def __init__(self) -> None:
         self._cache: dict[tuple, Any] = {}
 
-    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
+    def get(self, key: tuple, compute: Callable[[], Any],
+            usable: Callable[[Any], bool] | None = None) -> Any:
+        """The reference for ``key``, computed once; ``usable(hit)`` False: computed again
+        (and kept), e.g. a fast reference whose bound is not enough for this target."""
         hit = self._cache.get(key)
-        if hit is None:
+        if hit is None or (usable is not None and not usable(hit)):
             hit = compute()
-            if len(self._cache) < self.MAX_ENTRIES:
+            if len(self._cache) < self.MAX_ENTRIES or key in self._cache:
                 self._cache[key] = hit
         return hit
+
+
+#: The references of metrics batches, kept across the evaluations of one process: the advice
+#: re-evaluates the same batch in another accumulation or a wider dtype whose rounded logits
+#: are often the same values (a float16 batch in float32).
+METRICS_CACHE_ENTRIES = 8
 
 
 def evaluate(plan: Plan, batch: Batch, progress: bool | None = None,
@@ -672,7 +681,7 @@ def _evaluate_vectors(plan: Plan, batch: Batch) -> Evaluation:
     failures: list[tuple[str, str, str]] = []
     for s in series:
         s.function = spec.name
-    cache: dict = {}
+    cache = ReferenceCache()
     changed = {f.name: 0 for f in plan.dtypes}
     for i in range(R):
         given = np.asarray(batch.data[i], dtype=np.float64)
@@ -704,10 +713,8 @@ def _evaluate_vectors(plan: Plan, batch: Batch) -> Evaluation:
             else:
                 aux_d, aux_key = label, label
             key = (x64.tobytes(), aux_key, tr.param(f) if tr else None)
-            if key not in cache:
-                cache[key] = spec.exact(exact_in, list(aux_key) if spec.aux == "cotangent"
-                                        else aux_key)
-            ref = cache[key]
+            ref = cache.get(key, lambda: spec.exact(
+                exact_in, list(aux_key) if spec.aux == "cotangent" else aux_key))
             ref_nan = [bool(r != r) for r in ref]
             facts = input_facts(x.astype(np.float64), over)
             for s in (s for s in series if s.dtype == f.name):
@@ -777,11 +784,13 @@ def _evaluate_metrics(plan: Plan, data: Any) -> Evaluation:
     from smoothcli.reference.exact import to_float
     from smoothcli.reference.metrics import good_enough, metrics_reference, reference_text
 
+    import hashlib
+
     binary = data.task == "binary"
     names = M.BINARY_METRICS if binary else M.MULTICLASS_METRICS
     y = data.labels
+    labels_key = hashlib.sha256(np.asarray(y, dtype=np.int64).tobytes()).hexdigest()
     series: list[Series] = []
-    cache: dict = {}
     kinds: dict[str, dict[str, int]] = {f.name: {} for f in plan.dtypes}
     for f in plan.dtypes:
         x = data.logits.rounded(f)
@@ -795,10 +804,9 @@ def _evaluate_metrics(plan: Plan, data: Any) -> Evaluation:
         t = np.array(y, dtype=np.float64).astype(f.np)
         for tr in plan.transforms:
             kd = tr.param(f)
-            key = (xs.tobytes(), xs.shape, kd)  # dtypes whose rounded logits agree share it
-            ref = cache.get(key)
-            if ref is None or (ref.bounds and not good_enough(ref, f)):
-                ref = cache[key] = metrics_reference(xs, y, kd, binary, f)
+            key = (hashlib.sha256(xs.tobytes()).hexdigest(), xs.shape, labels_key, kd, binary)
+            ref = _METRICS_REFS.get(key, lambda: metrics_reference(xs, y, kd, binary, f),
+                                    lambda r: not r.bounds or good_enough(r, f))
             label = ref.kind
             kinds[f.name][label] = kinds[f.name].get(label, 0) + 1
             k = f.np.type(kd)
@@ -833,6 +841,10 @@ def _evaluate_metrics(plan: Plan, data: Any) -> Evaluation:
                     s.reference_mpf[0] = exact
                     series.append(s)
     return Evaluation(plan, data, series, kinds, {f.name: 0 for f in plan.dtypes}, [])
+
+
+_METRICS_REFS = ReferenceCache()
+_METRICS_REFS.MAX_ENTRIES = METRICS_CACHE_ENTRIES
 
 
 def typed_points(ev: Evaluation) -> dict:

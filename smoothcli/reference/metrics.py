@@ -76,32 +76,12 @@ class MetricsReference:
     bounds: dict[str, Any] = field(default_factory=dict)  # metric -> absolute bound (mpf)
 
 
-#: The last few references, keyed by the batch's rounded logits, labels and k: the advice
-#: re-evaluates the same batch in another accumulation or a wider dtype, whose logits (a float16
-#: batch in float32) are often the same values.
-_CACHE: dict = {}
-_CACHE_MAX = 8
-
-
 def metrics_reference(xs: Any, y: Sequence[int], k: float, binary: bool,
                       fmt: Any = None) -> MetricsReference:
     """The exact metrics of the logits ``xs`` (float64 array of dtype values, (n,) or (n, C))
     times ``k``, labels ``y``: the fast path when its bound is good enough for ``fmt`` (every
-    format when ``fmt`` is None), else mpmath."""
-    import hashlib
-
-    import numpy as np
-
-    key = (hashlib.sha256(xs.tobytes()).hexdigest(), xs.shape,
-           hashlib.sha256(np.asarray(y, dtype=np.int64).tobytes()).hexdigest(), k, binary)
-    hit = _CACHE.get(key)
-    if hit is not None and (fmt is None or hit.kind == "mpmath" or good_enough(hit, fmt)):
-        return hit
-    ref = _compute(xs, y, k, binary, fmt)
-    if len(_CACHE) >= _CACHE_MAX:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[key] = ref
-    return ref
+    format when ``fmt`` is None), else mpmath.  (The engine keeps them in its reference cache.)"""
+    return _compute(xs, y, k, binary, fmt)
 
 
 def _compute(xs: Any, y: Sequence[int], k: float, binary: bool, fmt: Any) -> MetricsReference:
