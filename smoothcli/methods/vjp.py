@@ -67,25 +67,23 @@ def lse_grad(form: str):
     return lambda x, acc, aux: fn(x, acc)
 
 
-def softmax_vjp_naive(x, acc: Accumulation, g):
-    import numpy as np
+def _softmax_backward(shifted: bool):
+    """torch's and jax's softmax backward, y ⊙ (g − g·y), on the naive or shifted forward y."""
 
-    t = _softmax(x, acc, False)
-    y = t.value
-    with np.errstate(all="ignore"):
-        dot = acc.finish(acc.sum(g * y), x.dtype)
-        return _with(t, y * (g - dot))
+    def vjp(x, acc: Accumulation, g):
+        import numpy as np
+
+        t = _softmax(x, acc, shifted)
+        y = t.value
+        with np.errstate(all="ignore"):
+            dot = acc.finish(acc.sum(g * y), x.dtype)
+            return _with(t, y * (g - dot))
+
+    return vjp
 
 
-def softmax_vjp_shifted(x, acc: Accumulation, g):
-    """torch's backward on the shifted forward: y ⊙ (g − g·y)."""
-    import numpy as np
-
-    t = _softmax(x, acc, True)
-    y = t.value
-    with np.errstate(all="ignore"):
-        dot = acc.finish(acc.sum(g * y), x.dtype)
-        return _with(t, y * (g - dot))
+softmax_vjp_naive = _softmax_backward(False)
+softmax_vjp_shifted = _softmax_backward(True)
 
 
 def softmax_vjp_stable(x, acc: Accumulation, g):
