@@ -125,22 +125,31 @@ def _answer(part: Part, verdicts: Any, count: int) -> str:
     return text
 
 
+#: Compact views with more dtypes than this show one table per dtype (its name in the title), so
+#: that lines keep within 100 columns beside float8's long names and float64's 17 digits.
+DTYPES_PER_TABLE = 3
+
+
 def _section(part: Part, live: Any, full: bool) -> list[Section]:
     """The tables of one evaluation: per point, per (dtype, method) one line; one table per k
-    when there are several (--full: one table with a k column)."""
-    params = list(dict.fromkeys(s.param for s in part.ev.series))
-    if full or len(params) <= 1:
-        return [_table(part, live, full, None)]
-    return [_table(part, live, full, p) for p in params]
+    when there are several, and per dtype when there are many (--full: one table)."""
+    series = part.ev.series
+    if full:
+        return [_table(part, live, full, series)]
+    params = list(dict.fromkeys(s.param for s in series))
+    dtypes = list(dict.fromkeys(s.dtype for s in series))
+    by_dtype = len(dtypes) > DTYPES_PER_TABLE
+    groups = [(p, d) for p in params for d in (dtypes if by_dtype else [None])]
+    return [_table(part, live, full, [s for s in series if s.param == p and
+                                      (d is None or s.dtype == d)]) for p, d in groups]
 
 
-def _table(part: Part, live: Any, full: bool, param: Any) -> Section:
+def _table(part: Part, live: Any, full: bool, series: list) -> Section:
     from smoothcli.methods.pointwise import pointwise
     from smoothcli.report.verdict import point_text
 
     ev = part.ev
     spec = pointwise(ev.plan.kind)
-    series = [s for s in ev.series if param is None or s.param == param]
     several_k = len({s.param for s in series}) > 1
     cols = [Column("input", "x" if spec.arity == 1 else "(x, y)"),
             Column("hard", spec.hard_name, "exact")]
@@ -185,6 +194,9 @@ def _table(part: Part, live: Any, full: bool, param: Any) -> Section:
     heading = part.title or f"{spec.title}  vs  {spec.hard_name}"
     if not several_k and series and series[0].param is not None:
         heading += f", k = {series[0].param:g}"
+    if len({s.dtype for s in series}) == 1 and len({s.dtype for s in ev.series}) > 1:
+        heading += f", {series[0].dtype}"
+        cols = [c for c in cols if c.key != "dtype"]
     section = Section(heading, cols, table)
     forms = "; ".join(f"{m}: {spec.forms[m]}" for m in ev.plan.methods if m in spec.forms)
 
