@@ -217,16 +217,17 @@ def evaluate(plan: Plan, batch: Batch, progress: bool | None = None,
              threads: int | None = None) -> Evaluation:
     """Evaluate ``plan`` on every row of ``batch``."""
     from smoothcli.core.limits import check_row_length
-    from smoothcli.methods.pointwise import is_pointwise
+    if plan.kind not in (LSE, SOFTMAX):  # (their modules are imported only when needed)
+        from smoothcli.methods.pointwise import is_pointwise
+        from smoothcli.methods.vjp import VECTOR_FUNCTIONS
 
-    if is_pointwise(plan.kind):
-        return _evaluate_points(plan, batch)
-    if plan.kind == METRICS:
-        return _evaluate_metrics(plan, batch)
-    from smoothcli.methods.vjp import VECTOR_FUNCTIONS
-
-    if plan.kind in VECTOR_FUNCTIONS:
-        return _evaluate_vectors(plan, batch)
+        if is_pointwise(plan.kind):
+            return _evaluate_points(plan, batch)
+        if plan.kind == METRICS:
+            return _evaluate_metrics(plan, batch)
+        if plan.kind in VECTOR_FUNCTIONS:
+            return _evaluate_vectors(plan, batch)
+        raise ValueError(f"no function {plan.kind!r} in the engine")
     check_row_length(batch.n, batch.source)
     if plan.transforms and batch.n > TRANSFORM_MAX_N:
         which = "--temperature" if plan.transforms[0].name == "temperature" else "--k"
