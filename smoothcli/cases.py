@@ -278,9 +278,9 @@ CASES: tuple[Case, ...] = (
         "464 is the midpoint between 448 and the next step 480, which e4m3fn lacks (its code "
         "is NaN): ties-to-even gives 448; 465 is past the midpoint, so it rounds to NaN",
         "kept: ml_dtypes casts to NaN; ONNX Cast(saturate=1) gives 448",
-        None,
-        "smooth rounds inputs as ml_dtypes does; smoothcli.core.rounding.round_fraction("
-        "..., saturate=True) is the saturating cast (no command option yet)",
+        Command(("lse", "464", "465", "--dtype", "float8_e4m3fn", "--saturate")),
+        "smooth rounds inputs as ml_dtypes does; --saturate rounds them as ONNX's saturating "
+        "cast: 465 becomes 448, and LSE(448, 448) = 448 + log 2 is finite again",
         ("jax-ml/ml_dtypes#400",)),
     Case(
         "flash-attention-1930", "Dao-AILab/flash-attention#1930",
@@ -401,9 +401,11 @@ def run(command: Command, json: bool = False) -> Ran:
 
     from typer.testing import CliRunner
 
-    from smoothcli.cli import app
+    from smoothcli.cli import ALL_COMMANDS, app
 
     args = list(command.args) + (["--json"] if json else [])
+    running = app.registered_commands  # `smooth cases` runs with a group of one subcommand
+    app.registered_commands = list(ALL_COMMANDS)
     with tempfile.TemporaryDirectory() as d:
         if command.files is not None:
             command.files(Path(d))
@@ -413,6 +415,7 @@ def run(command: Command, json: bool = False) -> Ran:
             r = CliRunner().invoke(app, args, input=command.stdin, env={"COLUMNS": "100"})
         finally:
             os.chdir(old)
+            app.registered_commands = running
     if r.exception is not None and not isinstance(r.exception, SystemExit):
         raise r.exception
     text = r.stdout + (r.stderr if r.stderr else "")

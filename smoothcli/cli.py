@@ -67,6 +67,9 @@ Acc = Annotated[Optional[str], typer.Option(
 Peer = Annotated[Optional[List[str]], typer.Option(
     "--peer", help="Also show what another library returns for the same inputs and dtype: "
     "scipy, torch or jax (must be importable; repeatable).", show_default=False)]
+Saturate = Annotated[bool, typer.Option(
+    "--saturate", help="Round inputs beyond a dtype's range to its largest finite value (ONNX's "
+    "saturating cast to float8) instead of inf, or NaN in float8_e4m3fn (ml_dtypes).")]
 Sum = Annotated[str, typer.Option(
     "--sum", help="How sums accumulate: 'pairwise' (what numpy's np.sum does: pairwise, "
     "float16 partial sums in float32; bfloat16/float8 left to right in the dtype) or "
@@ -170,7 +173,8 @@ def _inputs(ctx: typer.Context, values, file: Optional[str], axis: Optional[int]
     return data
 
 
-def _settings(dtype, method, sum_order, methods_available, acc=None, peer=None):
+def _settings(dtype, method, sum_order, methods_available, acc=None, peer=None,
+              saturate=False):
     from smoothcli.core.accumulation import get_accumulation
     from smoothcli.commands._common import Settings
     from smoothcli.core.formats import resolve_dtypes
@@ -178,7 +182,7 @@ def _settings(dtype, method, sum_order, methods_available, acc=None, peer=None):
     from smoothcli.engine.peers import resolve_peers
 
     return Settings(resolve_dtypes(dtype), resolve_methods(method, methods_available),
-                    get_accumulation(sum_order, acc), resolve_peers(peer))
+                    get_accumulation(sum_order, acc), resolve_peers(peer), saturate)
 
 
 def _max_ulp(text: Optional[str]) -> Optional[float]:
@@ -257,14 +261,15 @@ def emit(build: Callable[[], object], json: bool, check: bool, max_ulp: Optional
 def lse(ctx: typer.Context, values: Values = None, dtype: Dtype = None, method: Method = None,
         sum: Sum = "pairwise", json: Json = False, check: Check = False,
         max_ulp: MaxUlp = None, acc: Acc = None, peer: Peer = None, file: File = None,
-        axis: Axis = None, rows: Rows = False, full: Full = False) -> None:
+        axis: Axis = None, rows: Rows = False, full: Full = False,
+        saturate: Saturate = False) -> None:
     """LogSumExp log(Σ exp(x)): naive vs shifted (m + log Σ exp(x − m)), per dtype."""
     from smoothcli.commands.lse import lse_report
     from smoothcli.methods.registry import LSE_METHODS
 
     emit(lambda: lse_report(_inputs(ctx, values, file, axis, rows),
-                            _settings(dtype, method, sum, LSE_METHODS, acc, peer), rows, json,
-                            full=full),
+                            _settings(dtype, method, sum, LSE_METHODS, acc, peer, saturate),
+                            rows, json, full=full),
          json, check, max_ulp)
 
 
@@ -273,14 +278,16 @@ def softmax(ctx: typer.Context, values: Values = None, dtype: Dtype = None,
             method: Method = None, sum: Sum = "pairwise", json: Json = False,
             check: Check = False, max_ulp: MaxUlp = None, acc: Acc = None,
             peer: Peer = None, temperature: Temperatures = None, file: File = None,
-            axis: Axis = None, rows: Rows = False, full: Full = False) -> None:
+            axis: Axis = None, rows: Rows = False, full: Full = False,
+            saturate: Saturate = False) -> None:
     """softmax exp(x)/Σ exp(x): naive vs shifted, per element, with max/argmax/hardmax."""
     from smoothcli.commands.softmax import softmax_report
     from smoothcli.commands.temperature import parse_temperatures
     from smoothcli.methods.registry import SOFTMAX_METHODS
 
     emit(lambda: softmax_report(_inputs(ctx, values, file, axis, rows),
-                                _settings(dtype, method, sum, SOFTMAX_METHODS, acc, peer),
+                                _settings(dtype, method, sum, SOFTMAX_METHODS, acc, peer,
+                                          saturate),
                                 parse_temperatures(temperature), rows, json, full=full),
          json, check, max_ulp)
 
@@ -654,6 +661,10 @@ def _example(command: Optional[str]) -> str:
 app.info.epilog = _epilog(ROOT_EXAMPLES)
 for _info in app.registered_commands:
     _info.epilog = _epilog(EXAMPLES[_info.name or _info.callback.__name__])  # type: ignore
+
+#: Every subcommand (``_run`` hands click a group of one; a command that runs others in-process,
+#: ``smooth cases``, needs them all).
+ALL_COMMANDS = tuple(app.registered_commands)
 
 
 def main() -> None:

@@ -307,3 +307,19 @@ def test_docs_cases_md_is_generated():
 
     tool = Path(__file__).resolve().parent.parent / "tools" / "refresh_cases.py"
     assert subprocess.run([sys.executable, str(tool), "--check"]).returncode == 0
+
+
+def test_the_console_script_runs_a_case(env_with_smooth):
+    """`smooth cases NAME` as a user runs it: the console script hands click a group holding
+    only `cases`, and the case's own commands (here `smooth lse ... --saturate`) must still run:
+    465 saturates to float8_e4m3fn's largest value 448 (ml_dtypes#260), so LSE(448, 448) =
+    448 + log 2 is finite and rounds to 448."""
+    import subprocess
+
+    p = subprocess.run(["smooth", "cases", "ml_dtypes-260"], capture_output=True, text=True,
+                       env=env_with_smooth, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert "No such command" not in p.stdout + p.stderr
+    fixed = p.stdout.split("--saturate", 1)[1]
+    row = next(line for line in fixed.splitlines() if "shifted" in line)
+    assert row.split()[2] == "448.0" and row.split()[-1] == "ok"

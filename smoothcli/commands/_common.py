@@ -16,12 +16,13 @@ class Settings:
     dtypes: list[FloatFormat]
     methods: list[str]
     accumulation: Accumulation = field(default_factory=Accumulation)
-    peers: list[str] = field(default_factory=list)  # --peer: scipy, torch (smoothcli.engine.peers)
+    peers: list[str] = field(default_factory=list)  # --peer: scipy, torch, jax (engine.peers)
+    saturate: bool = False  # --saturate: inputs beyond the range round to ±max_finite
 
     def as_json(self) -> dict[str, Any]:
         return {"dtypes": [f.name for f in self.dtypes], "methods": list(self.methods),
                 "sum": self.accumulation.order, "acc": self.accumulation.acc,
-                "peers": list(self.peers)}
+                "peers": list(self.peers), "saturate": self.saturate}
 
 
 #: A single row keeps its per-element arrays for the element table up to this length (about 56
@@ -40,6 +41,10 @@ def run(kind: str, data: Any, settings: Settings, *, elements: bool = True,
     from smoothcli.engine.sources import as_batch, exact_row
 
     batch = as_batch(data)
+    if settings.saturate:
+        from dataclasses import replace
+
+        batch = replace(batch, saturate=True)
     plan = Plan(kind, list(settings.dtypes), list(settings.methods), settings.accumulation,
                 list(settings.peers), list(transforms), keep_plain,
                 elements=elements or (batch.rows == 1 and batch.n <= TABLE_ELEMENTS))

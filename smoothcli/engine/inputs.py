@@ -94,6 +94,9 @@ class Batch:
     data: Any  # 2-D numpy array: float for npy, float64 (nearest to each decimal) for text
     exact_fixes: dict = field(default_factory=dict)  # flat (row, col) -> Fraction, see module doc
     numbers: list | None = None  # one decimal row kept exactly (smoothcli.engine.sources)
+    # --saturate: a finite value beyond the dtype's range rounds to ±max_finite (ONNX's Cast
+    # with saturate=1) instead of ±inf, or NaN in float8_e4m3fn (ml_dtypes, IEEE 754)
+    saturate: bool = False
 
     @property
     def rows(self) -> int:
@@ -130,7 +133,13 @@ class Batch:
 
             for (r, j), q in self.exact_fixes.items():
                 if r == i:
-                    out[j] = round_fraction(q, fmt)
+                    out[j] = round_fraction(q, fmt, saturate=self.saturate)
+        if self.saturate:
+            with np.errstate(invalid="ignore"):
+                over = np.isfinite(row) & ~np.isfinite(out.astype(np.float64))
+            if over.any():  # rounding to nearest saturates at the largest finite value
+                big = fmt.np.type(float(fmt.max_finite))
+                out[over] = np.where(np.asarray(row)[over] > 0, big, -big)
         return out
 
     def exact_row(self, i: int):
