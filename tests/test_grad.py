@@ -455,3 +455,19 @@ def test_masking_afterwards_does_not_remove_the_nan_gradient(smooth_json):
     assert all(num(v) != num(v) for v in rows["torch"]["value"])  # NaN, as above
     assert {r["status"] for r in rows.values()} == {"undefined"}
     assert "handle them before the call" in rows["torch"]["advice"]
+
+
+def test_grad_max_statuses_at_a_tie(smooth_json):
+    """At a tie of t maxima the subgradients of max are the convex combinations of their
+    one-hots: `first` and `split` are (entries sum to 1), `all` is not (its entries sum to t),
+    and argmax has none.  Without a tie every convention is ok."""
+    doc = smooth_json("grad", "max", "3", "3", "1", "--dtype", "float16", "--check",
+                      expect_exit=1)
+    status = {r["convention"]: r["status"] for r in doc["rows"]}
+    assert status == {"first": "ok", "split": "ok", "all": "inaccurate", "argmax": "undefined"}
+    sums = {r["convention"]: r["gradient_sum"] for r in doc["rows"]}
+    assert sums["all"] == "2" and sums["split"] == "1" and sums["first"] == "1"
+    assert doc["problems"] and all(("all" in p or "argmax" in p) for p in doc["problems"])
+    doc = smooth_json("grad", "max", "3", "2", "1", "--dtype", "float16", "--check",
+                      expect_exit=0)
+    assert {r["status"] for r in doc["rows"]} == {"ok"}

@@ -56,6 +56,25 @@ def gradient(xs: Sequence[float], convention: str) -> list[Fraction] | None:
     raise KeyError(convention)
 
 
+def _verdict(convention: str, ties: list, dtype: str) -> tuple[str, str | None, str | None]:
+    """The status of a convention's gradient at these inputs: a subgradient of max (the
+    gradients of max are the convex combinations of the tied maxima's one-hots) is ok; 1 to
+    every tie is not one (its entries sum to t); argmax has no gradient at a tie."""
+    t = len(ties)
+    if t == 1 or convention in ("first", "split"):
+        return "ok", None, None
+    if convention == "all":
+        return ("inaccurate",
+                f"{t} tied maxima in {dtype} each get 1: the entries sum to {t}, so this is no "
+                "subgradient of max and the update is {t} times too large (onnxruntime PR "
+                "#7217: float16 training diverged)".replace("{t}", str(t)),
+                "use --method split (torch.amax, jnp.max: 1/t each) or --method first "
+                "(x[argmax(x)]): both are subgradients (their entries sum to 1, as shown)")
+    return ("undefined", f"argmax jumps at a tie of {t} maxima in {dtype}: it has no gradient "
+            "there (away from ties it is 0)", "no convention can give argmax a gradient at a "
+            "tie; differentiate max or a smooth stand-in (softmax) instead")
+
+
 def grad_max_report(numbers: Sequence[Number], ks: Any, dtypes: Any, methods: Any) -> Report:
     """Every convention (``methods``: a subset) in every dtype for the vector ``numbers``."""
     import math
@@ -81,6 +100,7 @@ def grad_max_report(numbers: Sequence[Number], ks: Any, dtypes: Any, methods: An
         for c in conventions:
             g = gradient(xs, c)
             exact = None if g is None else [_fraction_text(q) for q in g]
+            status, reason, advice = _verdict(c, ties, fmt.name)
             rows.append({
                 "function": "max", "dtype": fmt.name, "convention": c,
                 "used_by": CONVENTIONS[c], "input": [x.text for x in numbers], "x": xs,
@@ -88,25 +108,31 @@ def grad_max_report(numbers: Sequence[Number], ks: Any, dtypes: Any, methods: An
                 "gradient": None if g is None else [float(q) for q in g],
                 "gradient_exact": exact,
                 "gradient_sum": None if g is None else _fraction_text(sum(g, Fraction(0))),
-                "differentiable": len(ties) == 1})
+                "differentiable": len(ties) == 1,
+                "status": status, "reason": reason, "advice": advice})
             table.append({
                 "dtype": fmt.name, "x": xs, "ties": ", ".join(map(str, ties)),
                 "convention": c,
                 "gradient": "none (a jump)" if g is None else "[" + ", ".join(exact) + "]",
-                "sum": "" if g is None else rows[-1]["gradient_sum"],
+                "sum": "" if g is None else rows[-1]["gradient_sum"], "status": status,
                 "_digits": fmt.max_digits10})
     cols = [Column("dtype", "dtype"), Column("x", "x in the dtype", "vector"),
             Column("ties", "max at"), Column("convention", "convention"),
-            Column("gradient", "∂max/∂x"), Column("sum", "Σ")]
+            Column("gradient", "∂max/∂x"), Column("sum", "Σ"), Column("status", "status", "status")]
     from smoothcli.report.family import WRAP
 
     report = Report("grad", rows)
     report.wrap = WRAP
     report.extra = {"function": "max", "input": [x.text for x in numbers],
                     "conventions": {c: CONVENTIONS[c] for c in conventions}}
+    verdicts = [f"{r['dtype']} {r['convention']}: {r['status']} — {r['reason']}\n"
+                 f"  advice: {r['advice']}" for r in rows if r["status"] != "ok"]
     report.sections = [Section("the gradient of max(x) under each convention", cols, table,
-                               "exact values: 0, 1 and 1/t for t tied maxima; which inputs tie "
-                               "is decided by their rounding to the dtype")]
+                               "\n".join(["exact values: 0, 1 and 1/t for t tied maxima; which "
+                                          "inputs tie is decided by their rounding to the "
+                                          "dtype", *verdicts]))]
+    report.check = lambda max_ulp: [f"{r['dtype']} {r['convention']}: {r['status']} — "
+                                    f"{r['reason']}" for r in rows if r["status"] != "ok"]
     report.notes = [f"{c}: {CONVENTIONS[c]}" for c in conventions] + [
         "max(x) is differentiable where its maximum is unique; at a tie every convention is a "
         "choice of subgradient (or none)",
