@@ -530,7 +530,8 @@ def grad(ctx: typer.Context,
              "ones for log-softmax).", metavar="VALUES", show_default=False)] = None,
          label: Annotated[Optional[int], typer.Option(
              "--label", help="cross-entropy: the index of the right class (0-based).",
-             show_default=False)] = None, peer: Peer = None,
+             show_default=False)] = None, peer: Peer = None, file: File = None,
+         axis: Axis = None,
          full: Annotated[bool, typer.Option(
              "--full", help="Show every column (abs / rel error, the computed exponential, the "
              "flags) instead of the compact view of value, ULP error, status and the exact "
@@ -551,11 +552,12 @@ def grad(ctx: typer.Context,
             g = None
             if cotangent:
                 g = [parse_number(t) for part in cotangent for t in part.replace(",", " ").split()]
-            return vector_grad_report(name, _values(ctx, values), _sharpness(k) if k else None,
+            return vector_grad_report(name, _inputs(ctx, values, file, axis),
+                                      _sharpness(k) if k else None,
                                       g, label, _plain_settings(dtype, method, methods_of(name),
                                                                 DEFAULT_METHODS[name], peer=peer),
                                       full=full or json)  # --json: every element, as lse does
-        return grad_report(name, _values(ctx, values), _sharpness(k) if k else None,
+        return grad_report(name, _inputs(ctx, values, file, axis), _sharpness(k) if k else None,
                            _plain_settings(dtype, method, methods_of(name), peer=peer),
                            full=full)
 

@@ -471,3 +471,23 @@ def test_grad_max_statuses_at_a_tie(smooth_json):
     doc = smooth_json("grad", "max", "3", "2", "1", "--dtype", "float16", "--check",
                       expect_exit=0)
     assert {r["status"] for r in doc["rows"]} == {"ok"}
+
+
+def test_gradients_of_a_file_batch(smooth_json, tmp_path):
+    """grad takes every input form: a .npy batch gives one row per (input row, dtype, method),
+    each against its own exact gradient (mpmath.diff of the cross-entropy of that row)."""
+    x = np.array([[10, 0, -3], [5, 5, -1]], dtype=np.float32)
+    np.save(tmp_path / "g.npy", x)
+    doc = smooth_json("grad", "cross-entropy", "--file", str(tmp_path / "g.npy"), "--label", "0",
+                      "--dtype", "float32")
+    assert sorted((r["row"], r["method"]) for r in doc["rows"]) == [
+        (0, "naive"), (0, "stable"), (1, "naive"), (1, "stable")]
+    for r in doc["rows"]:
+        row = [float(v) for v in x[r["row"]]]
+
+        def ce(w):
+            return mpmath.log(mpmath.fsum(mpmath.exp(u) for u in w)) - w[0]
+
+        for i, text in enumerate(r["reference_decimal"]):
+            want = _diff_vector(ce, row, i)
+            assert abs(mpmath.mpf(text) - want) <= abs(want) * 1e-15

@@ -168,12 +168,12 @@ FULL_HINT = "--full: every column (abs / rel error, the computed exponential, th
             "--json: every field"
 
 
-def grad_report(function: str, numbers: Sequence[Number], ks: Sequence[Number] | None,
+def grad_report(function: str, numbers, ks: Sequence[Number] | None,
                 settings: Settings, full: bool = False) -> Report:
     """The derivative of ``function`` (sigmoid, softplus, log-sigmoid, abs) at every x, for
     every (dtype, method[, k])."""
     from smoothcli.engine.evaluate import Plan, Transform, evaluate
-    from smoothcli.engine.sources import arguments
+    from smoothcli.engine.sources import as_batch
     from smoothcli.methods.pointwise import pointwise
     from smoothcli.report.pointwise import Part, build
 
@@ -189,7 +189,7 @@ def grad_report(function: str, numbers: Sequence[Number], ks: Sequence[Number] |
         raise InputError(f"--k applies to grad abs (the sharpness of f_k), not to grad "
                          f"{function}")
     ev = evaluate(Plan(kind, list(settings.dtypes), list(settings.methods),
-                       peers=list(settings.peers), transforms=transforms), arguments(numbers))
+                       peers=list(settings.peers), transforms=transforms), as_batch(numbers))
     title = f"{spec.title}  vs  {spec.hard_name}"
     extra = {"function": function, "derivative": kind}
     if spec.param:

@@ -154,7 +154,7 @@ def compact_sections(command: str, ev: Any, entries: list[dict], bounds: dict | 
     """The default view: per (dtype, method) the value, the error in ULPs, the status, and the
     reason and verified advice of every row that is not ok; the exact value once."""
     if ev.rows > 1:
-        sections = [batch_section(command, ev, entries_summary, live)]
+        sections = [batch_section(command, ev, entries_summary, live, compact=True)]
         if show_rows:
             sections.append(per_row_section(ev, bounds, live))
         return sections
@@ -645,22 +645,28 @@ def _elements_that_matter(series: list, argmax: int, n: int) -> list[int]:
     return sorted(picks)
 
 
-def batch_section(command: str, ev: Any, entries: list[dict], live: Live | None = None) -> Section:
+def batch_section(command: str, ev: Any, entries: list[dict], live: Live | None = None,
+                  compact: bool = False) -> Section:
     """One line per (dtype, method): counts over the rows, worst and median ULP, and the rows
-    per status; the reason and advice of each status below."""
+    per status; the reason and advice of each status below.  ``compact``: without the flag
+    counts (facts the status counts and reasons already account for; --full shows them)."""
     live = live or Live(Verdicts(ev))
     b = ev.batch
     cols = [Column("dtype", "dtype"), Column("method", "method")]
     if any(s.transform is not None for s in ev.series):
         cols.append(Column("variant", "T / k"))
-    cols += [Column("rows", "rows", "int"), Column("overflow_rows", "overflow", "int"),
-             Column("underflow_rows", "underflow", "int"), Column("nan_rows", "NaN", "int")]
+    cols.append(Column("rows", "rows", "int"))
+    if not compact:
+        cols += [Column("overflow_rows", "overflow", "int"),
+                 Column("underflow_rows", "underflow", "int"), Column("nan_rows", "NaN", "int")]
     if any(e["outside_rows"] is not None for e in entries):
         cols.append(Column("outside_rows", "outside", "int"))
     cols += [Column("ulp_error", "worst ULP", "error"),
              Column("median_ulp_error", "median ULP", "error"),
-             Column("worst_row", "worst row", "int"), Column("flushed_terms", "exp→0", "int"),
-             Column("flags", "flags", "flags"), Column("status", "status", "status")]
+             Column("worst_row", "worst row", "int")]
+    if not compact:
+        cols += [Column("flushed_terms", "exp→0", "int"), Column("flags", "flags", "flags")]
+    cols.append(Column("status", "status", "status"))
     table = []
     for s, e in zip(ev.series, entries):
         line = {**e, "variant": _variant(s),
