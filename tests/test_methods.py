@@ -1,6 +1,6 @@
 """The methods — log1p (Blanchard, Higham & Higham 2021, Alg. 4.1), the online
 normaliser (Milakov & Gimelshein 2018), the division-free softmax forms, --acc — in every dtype,
-against tests/oracle_ml.py: an mpmath reference and a from-scratch model of each algorithm in
+against tests/oracle.py: an mpmath reference and a from-scratch model of each algorithm in
 which every operation is exact (mpmath) and then rounded to the dtype (mpmath rounding)."""
 
 from __future__ import annotations
