@@ -94,6 +94,11 @@ def classify(code: int, out: bytes, err: str, complete: bytes) -> str:
     if (code != 0 and out == b"" and err.rstrip().endswith("KeyboardInterrupt")
             and not PACKAGE_FRAME.search(err)):
         return "before-smooth"  # Python's KeyboardInterrupt from site / the script's first lines
+    if (code != 0 and out == b"" and err.startswith("Fatal Python error: init_")
+            and not PACKAGE_FRAME.search(err)):
+        # the signal interrupted CPython's own initialisation (init_sys_streams: the io module
+        # being imported), before site, let alone smooth, ran: no program can answer it
+        return "before-smooth"
     return f"status {code}, stderr {err[-1500:]!r}, stdout {len(out)} bytes"
 
 
