@@ -21,8 +21,6 @@ FUNCTIONS = {"sigmoid": "sigmoid_grad", "softplus": "softplus_grad",
 ALIASES = {"log_sigmoid": "log-sigmoid", "logsigmoid": "log-sigmoid", "sigma": "sigmoid",
            "log_softmax": "log-softmax", "cross_entropy": "cross-entropy", "ce": "cross-entropy",
            "logsumexp": "lse"}
-#: Accepted names whose gradients are not evaluated yet.
-NOT_YET: tuple = ()
 #: The vector gradients (smoothcli.methods.vjp): FUNCTION as typed -> the function evaluated.
 VECTOR = {"lse": "lse_grad", "softmax": "softmax_vjp", "log-softmax": "log_softmax_vjp",
           "cross-entropy": "cross_entropy_grad"}
@@ -36,9 +34,6 @@ def resolve(function: str) -> str:
     key = ALIASES.get(key, key)
     if key in FUNCTIONS or key in SUBGRADIENTS or key in VECTOR:
         return key
-    if key in NOT_YET or key.replace("_", "-") in NOT_YET:
-        raise InputError(f"grad {key.replace('_', '-')}: not yet (grad takes "
-                         f"{', '.join([*VECTOR, *FUNCTIONS, *SUBGRADIENTS])})")
     raise InputError(f"unknown function {function!r} for grad (choose from "
                      f"{', '.join([*VECTOR, *FUNCTIONS, *SUBGRADIENTS])})")
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 from smoothcli.core.formats import FloatFormat, floor_log2
 from smoothcli.core.numbers import Number
@@ -111,49 +111,13 @@ def round_to_odd_float32(x):
     return y
 
 
-# --- a vector of typed numbers in one dtype (the elementwise commands: sigmoid, abs, metrics) ----
+# --- a vector of values in one dtype (the points of `smooth sweep exp`) ------------------------
 
 @dataclass
 class RoundedInputs:
-    """The inputs as they are in one dtype: each typed token rounded once, correctly."""
+    """A point's inputs as they are in one dtype, each rounded once, correctly."""
 
     dtype: str
     values: list[float]
     changed: list[bool]  # rounding changed the typed value
     array: Any  # numpy array of the dtype
-
-    @property
-    def any_changed(self) -> bool:
-        return any(self.changed)
-
-    @property
-    def overflowed(self) -> bool:
-        """Rounding to this dtype made the result non-finite although the values as typed give
-        a finite one (no nan or +inf typed): a finite input became +inf (or nan in a format
-        without infinities), or every input became -inf.  A lone -inf among finite values is
-        harmless: its exp would round to 0 anyway.  IEEE 754 §7.4 overflow of the inputs."""
-        vc = list(zip(self.values, self.changed))
-        if any(not c and (math.isnan(v) or v == math.inf) for v, c in vc):
-            return False
-        up = any(c and not math.isfinite(v) and v != -math.inf for v, c in vc)
-        return up or (all(v == -math.inf for v, _ in vc) and any(self.changed))
-
-
-def round_inputs(numbers: Sequence[Number], fmt: FloatFormat) -> RoundedInputs:
-    import numpy as np
-
-    values = [round_number(x, fmt) for x in numbers]
-    changed = [_changed(x, v) for x, v in zip(numbers, values)]
-    array = np.array(values, dtype=np.float64).astype(fmt.np)
-    return RoundedInputs(fmt.name, values, changed, array)
-
-
-def _changed(x: Number, v: float) -> bool:
-    if x.exact is None:
-        return not (math.isnan(v) and math.isnan(x.special)) and v != x.special
-    return not math.isfinite(v) or Fraction(v) != x.exact
-
-
-def exact_values(numbers: Sequence[Number]) -> list[Any]:
-    """The values as typed: exact Fractions, or floats for inf/nan (for the typed reference)."""
-    return [x.exact if x.exact is not None else x.special for x in numbers]

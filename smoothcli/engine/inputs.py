@@ -449,8 +449,6 @@ def _check_float(dt, source: str) -> None:
 
 
 def _from_array(arr, source: str, axis: int) -> list[Number] | Batch:
-    import numpy as np
-
     stored = _FLOAT_KINDS[arr.dtype.itemsize]
     shape = tuple(int(s) for s in arr.shape)
     if arr.ndim == 0:

@@ -50,12 +50,6 @@ BINARY_METRICS = ("tp", "fp", "fn", "accuracy", "accuracy_loss", "precision", "r
 MULTICLASS_METRICS = ("accuracy", "accuracy_loss", "cross_entropy")
 METHOD_NAMES = ("naive", "stable")
 
-#: Why a metric has no value: the denominator that vanishes.
-UNDEFINED = {
-    "precision": "Σσ(s) = 0 (for hard: no sample predicted positive, Σ H(s) = 0)",
-    "recall": "no positive labels: Σt = 0",
-    "f1": "Σt + Σσ(s) = 0",
-}
 
 
 @dataclass

@@ -67,10 +67,6 @@ def pointwise(name: str) -> Pointwise:
     return _registry()[name]
 
 
-def pointwise_names() -> tuple[str, ...]:
-    return tuple(_registry())
-
-
 def is_pointwise(name: str) -> bool:
     return name in _registry()
 

@@ -81,10 +81,6 @@ def metrics_reference(xs: Any, y: Sequence[int], k: float, binary: bool,
     """The exact metrics of the logits ``xs`` (float64 array of dtype values, (n,) or (n, C))
     times ``k``, labels ``y``: the fast path when its bound is good enough for ``fmt`` (every
     format when ``fmt`` is None), else mpmath.  (The engine keeps them in its reference cache.)"""
-    return _compute(xs, y, k, binary, fmt)
-
-
-def _compute(xs: Any, y: Sequence[int], k: float, binary: bool, fmt: Any) -> MetricsReference:
     from smoothcli.reference.fast import MP_LOCK, _ld_enabled
 
     with MP_LOCK:

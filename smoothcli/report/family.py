@@ -177,7 +177,7 @@ def compact_changed_section(ev: Any, entries: list[dict]) -> Section | None:
 
 def compact_changed_entries(entries: list[dict], fmts: Sequence[Any]) -> Section | None:
     """The compact changed-input table of ``entries`` (:func:`input_entries` or
-    :func:`typed_entries`) for the dtypes ``fmts`` (FloatFormats)."""
+    or a command's own) for the dtypes ``fmts`` (FloatFormats)."""
     changed = [e for e in entries if any(e["changed"].values())]
     if not changed:
         return None
@@ -830,12 +830,3 @@ def accumulation_caption(ev: Any) -> str | None:
 
 
 __all__ = ["build", "where"]
-
-
-def typed_entries(numbers: Sequence[Any], rounded: Sequence[Any]) -> list[dict]:
-    """JSON ``inputs`` of the elementwise commands (sigmoid, abs): the same entries as
-    :func:`input_entries`, from their typed numbers and per-dtype rounded values."""
-    return [{"row": 0, "index": i, "text": x.text,
-             "rounded": {r.dtype: r.values[i] for r in rounded},
-             "changed": {r.dtype: r.changed[i] for r in rounded}}
-            for i, x in enumerate(numbers)]

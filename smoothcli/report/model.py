@@ -85,7 +85,3 @@ def number_text(v: Any, digits: int = 17, nan: str = "nan") -> str:
 def row_dict(row: Any) -> dict[str, Any]:
     """A row dataclass as a dict of its public fields (the JSON keys)."""
     return {f.name: getattr(row, f.name) for f in fields(row) if not f.name.startswith("_")}
-
-
-def flag_names(row: Any) -> list[str]:
-    return [f for f in ("overflow", "underflow", "nan") if getattr(row, f, False)]
