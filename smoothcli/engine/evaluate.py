@@ -588,6 +588,7 @@ def _evaluate_points(plan: Plan, batch: Batch) -> Evaluation:
             columns, points64 = tuple(X[:, j] for j in range(n)), X64
             n_changed, over_p = mask.sum(axis=1).astype(np.int64), over.any(axis=1)
         changed_total[f.name] += int(mask.sum())
+        hard = [spec.hard(*pt) for pt in points64.tolist()]  # the same for every method
         variants: list[tuple[Transform | None, float | None]] = (
             [(t, t.param(f)) for t in plan.transforms] if spec.param else [(None, None)])
         for t, p in variants:
@@ -621,7 +622,7 @@ def _evaluate_points(plan: Plan, batch: Batch) -> Evaluation:
                     steps = [np.asarray(v).astype(np.float64) for v in trace.steps.values()]
                 a["value"][:] = values
                 a["x"][:] = points64[:, 0] if spec.arity == 1 else np.nan
-                a["hard"][:] = [spec.hard(*pt) for pt in points64.tolist()]
+                a["hard"][:] = hard
                 if exps is not None:
                     a["exp"][:] = exps
                 a["changed_inputs"][:] = n_changed

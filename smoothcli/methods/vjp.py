@@ -180,37 +180,37 @@ def _nan(n: int) -> list:
     return [mpmath.mpf("nan")] * n
 
 
-def exact_lse_grad(values: list, aux: Any) -> list:
+def _exact(values: list, of_p: Callable[[list], list]) -> list:
+    """``of_p(p)`` at rising precision (Ziv's loop), p the exact softmax of ``values`` with its
+    limits; NaN everywhere for a row that has no gradient."""
     from smoothcli.reference.exact import converge
 
-    return converge(lambda: _p_exact(values) or _nan(len(values)))
+    def at_prec():
+        p = _p_exact(values)
+        return _nan(len(values)) if p is None else of_p(p)
+
+    return converge(at_prec)
+
+
+def exact_lse_grad(values: list, aux: Any) -> list:
+    return _exact(values, lambda p: p)
 
 
 def exact_softmax_vjp(values: list, g: list) -> list:
     import mpmath
 
-    from smoothcli.reference.exact import converge
-
-    def at_prec():
-        p = _p_exact(values)
-        if p is None:
-            return _nan(len(values))
-        # Σ_j (g_i − g_j) p_j: exact differences of the (exact) cotangent, no cancellation
-        return [p[i] * mpmath.fsum((mpmath.mpf(g[i]) - mpmath.mpf(g[j])) * p[j]
-                                   for j in range(len(p))) for i in range(len(p))]
-
-    return converge(at_prec)
+    # Σ_j (g_i − g_j) p_j: exact differences of the (exact) cotangent, no cancellation
+    return _exact(values, lambda p: [
+        p[i] * mpmath.fsum((mpmath.mpf(g[i]) - mpmath.mpf(g[j])) * p[j] for j in range(len(p)))
+        for i in range(len(p))])
 
 
 def exact_log_softmax_vjp(values: list, g: list) -> list:
     import mpmath
 
-    from smoothcli.reference.exact import converge, to_mpf
+    from smoothcli.reference.exact import to_mpf
 
-    def at_prec():
-        p = _p_exact(values)
-        if p is None:
-            return _nan(len(values))
+    def of_p(p: list) -> list:
         xs = [to_mpf(v) for v in values]
         G = mpmath.fsum(mpmath.mpf(v) for v in g)
         if any(x == mpmath.inf for x in xs):
@@ -229,23 +229,18 @@ def exact_log_softmax_vjp(values: list, g: list) -> list:
             out.append(mpmath.fsum(terms))
         return out
 
-    return converge(at_prec)
+    return _exact(values, of_p)
 
 
 def exact_cross_entropy_grad(values: list, label: int) -> list:
     import mpmath
 
-    from smoothcli.reference.exact import converge
-
-    def at_prec():
-        p = _p_exact(values)
-        if p is None:
-            return _nan(len(values))
+    def of_p(p: list) -> list:
         out = list(p)
         out[label] = -mpmath.fsum(v for j, v in enumerate(p) if j != label)
         return out
 
-    return converge(at_prec)
+    return _exact(values, of_p)
 
 
 VECTOR_FUNCTIONS: dict[str, VectorFunction] = {
