@@ -45,6 +45,12 @@ TRANSFORM_MAX_N = 1000
 #: Rows shorter than this run on one thread (per-row Python overhead dominates there).
 THREAD_MIN_N = 1 << 14
 THREADS = 2
+#: Rows longer than EXACT_N and shorter than THREAD_MIN_N are evaluated in blocks of about this
+#: many elements: every stage vectorised over the block's rows (one numpy call per stage, not
+#: one per row), with the same numbers as row by row.
+BLOCK_ELEMENTS = 1 << 16
+#: Whether the engine may evaluate blocks of rows (tests compare both ways).
+BLOCKS = True
 #: Show a progress bar (on a terminal only) when a batch has at least this many elements.
 PROGRESS_MIN_ELEMENTS = 1 << 20
 
@@ -250,7 +256,12 @@ def evaluate(plan: Plan, batch: Batch, progress: bool | None = None,
     nthreads = threads or (THREADS if (R > 1 and parallel) else 1)
     workers = [_Worker(plan, batch, series) for _ in range(max(1, nthreads))]
     with _Progress(R, R * n, progress) as advance:
-        if len(workers) == 1:
+        if _in_blocks(plan, batch):
+            size = max(1, BLOCK_ELEMENTS // n)
+            for i in range(0, R, size):
+                workers[0].block(i, min(R, i + size))
+                advance(min(R, i + size) - i)
+        elif len(workers) == 1:
             for i in range(R):
                 workers[0].row(i)
                 advance(1)
@@ -280,6 +291,14 @@ def evaluate(plan: Plan, batch: Batch, progress: bool | None = None,
     return Evaluation(plan, batch, series, kinds, changed, failures)
 
 
+def _in_blocks(plan: Plan, batch: Batch) -> bool:
+    """Whether the rows are evaluated a block at a time: many rows too long for the exact
+    reference and too short for threads, every series a plain method measured against the
+    reference, no per-element arrays kept."""
+    return (BLOCKS and batch.rows > 1 and EXACT_N < batch.n < THREAD_MIN_N
+            and plan.measure and not plan.elements and not plan.transforms and not plan.peers)
+
+
 class _Worker:
     """Evaluates whole rows with its own buffers; results go to row i of the shared Series."""
 
@@ -301,6 +320,8 @@ class _Worker:
         self.by_dtype: dict[str, list[Series]] = {}
         for s in series:
             self.by_dtype.setdefault(s.dtype, []).append(s)
+        # blocks of rows: their own buffers, apart from those of the rows evaluated one by one
+        self.block_ws, self.block_ref_ws, self.settle_ws = Workspace(), Workspace(), Workspace()
 
     def _decimals(self, i: int, ref: Any) -> "ElementDecimals":
         """One lazily written decimal list per reference of row i, shared by every method (and
@@ -336,6 +357,161 @@ class _Worker:
                 s["changed_inputs"][i] = n_changed
             self._dtype_row(i, f, x, x64, over)
 
+    # -- a block of rows ----------------------------------------------------------------------
+
+    def block(self, i0: int, i1: int) -> None:
+        """Rows i0..i1-1 at once: the stages of :meth:`row`, each one vectorised over the
+        block.  Rows the fast reference does not take (special values, ties) go through
+        :meth:`_dtype_row` one by one; the numbers are those of :meth:`row` either way."""
+        import numpy as np
+
+        from smoothcli.engine.sources import changed_mask
+        from smoothcli.measure.flags import inputs_overflowed
+
+        batch, ws, rows = self.batch, self.block_ws, slice(i0, i1)
+        shape = (i1 - i0, batch.n)
+        data = batch.data[rows]  # (a large file's rows are read here, once)
+        given = ws.get("given64", np.float64, shape)
+        np.copyto(given, data)
+        for f in self.plan.dtypes:
+            x = batch.rounded(rows, f, out=ws.get("x_" + f.name, f.np, shape), given=data)
+            over = np.zeros(shape[0], dtype=bool)
+            if self.exact[f.name] and batch.numbers is None:
+                x64, changed = given, np.zeros(shape[0], dtype=np.int64)
+            else:
+                x64 = ws.get("x64_" + f.name, np.float64, shape)
+                np.copyto(x64, x)
+                changed = np.count_nonzero(changed_mask(batch, rows, x64, given), axis=-1)
+                for r in np.flatnonzero(~np.isfinite(x64).all(axis=-1)):
+                    over[r] = inputs_overflowed(x64[r], given[r])
+            self.changed[f.name] += int(changed.sum())
+            for s in self.by_dtype.get(f.name, []):
+                s["changed_inputs"][rows] = changed
+            self._dtype_block(i0, f, x, x64, over)
+
+    def _dtype_block(self, i0: int, f: FloatFormat, x: Any, x64: Any, over: Any) -> None:
+        import numpy as np
+
+        from smoothcli.reference.fast import block_references, block_regular
+
+        regular = block_regular(x64, [f]) & ~over
+        for r in np.flatnonzero(~regular):
+            self._dtype_row(i0 + int(r), f, x[r], x64[r], bool(over[r]))
+        reg = np.flatnonzero(regular)
+        if reg.size == 0:
+            return
+        if reg.size < x.shape[0]:
+            x, x64 = x[reg], x64[reg]
+        rows = i0 + reg
+        top = x64.max(axis=-1)
+        argmax = np.argmax(x64, axis=-1)
+        ties = np.count_nonzero(x64 == top[:, None], axis=-1)
+        refs, hi, lo = block_references(x64, [f], self.plan.kind == SOFTMAX, self.block_ref_ws,
+                                        self.settle_ws)
+        for ref in refs:
+            self._count(f.name, _kind_label(ref))
+        for s in self.by_dtype.get(f.name, []):
+            a = s.arrays
+            a["max"][rows], a["argmax"][rows], a["ties"][rows] = top, argmax, ties
+            self._method_block(rows, s, f, x, x64, top, refs, hi, lo)
+
+    def _method_block(self, rows: Any, s: Series, f: FloatFormat, x: Any, x64: Any, top: Any,
+                      refs: list, hi: Any, lo: Any) -> None:
+        import numpy as np
+
+        from smoothcli.measure.flags import InputFacts, read_flags
+        from smoothcli.methods.registry import LSE_METHODS, SOFTMAX_METHODS
+
+        kernels = SOFTMAX_METHODS if self.plan.kind == SOFTMAX else LSE_METHODS
+        trace = _block_trace(kernels[s.method], x, self.plan.acc, self.block_ws, top)
+        B = x.shape[0]
+        # regular rows: every input finite, an exact result that is finite and not NaN
+        facts = InputFacts(True, False, False, True, np.zeros(B, dtype=bool))
+        fl = read_flags(facts, trace.terms, trace.sumexp, trace.value, np.zeros(B, dtype=bool),
+                        np.ones(B, dtype=bool), f)
+        a = s.arrays
+        a["overflow"][rows], a["underflow"][rows], a["nan"][rows] = fl.overflow, fl.underflow, fl.nan
+        a["flushed_terms"][rows] = fl.flushed
+        a["sumexp"][rows] = np.asarray(trace.sumexp, dtype=np.float64)
+        if s.vector:
+            self._measure_block(rows, s, f, x64, np.asarray(trace.value), refs, hi, lo)
+        else:
+            self._measure_scalars(rows, s, f, x64, np.asarray(trace.value), refs)
+
+    def _measure_scalars(self, rows: Any, s: Series, f: FloatFormat, x64: Any, value: Any,
+                         refs: list) -> None:
+        """:meth:`_measure_scalar` of a block of rows: the exact errors row by row (mpmath),
+        the bits and the bound for the whole block."""
+        import numpy as np
+
+        from smoothcli.measure.bounds import bits, check_lse_rows, element_bits
+        from smoothcli.measure.errors import errors
+        from smoothcli.reference.fast import MP_LOCK, split
+
+        B = len(refs)
+        v64 = value.astype(np.float64)
+        err = np.empty((3, B))
+        hi, lo = np.empty(B), np.empty(B)
+        with MP_LOCK:
+            for r, (i, ref) in enumerate(zip(rows.tolist(), refs)):
+                e = errors(float(v64[r]), ref.lse, f)
+                err[:, r] = e.abs_error, e.rel_error, e.ulp_error
+                hi[r], lo[r] = split(ref.lse)  # (hi: the reference rounded once to float64)
+                s.reference_decimal[i] = lse_text(ref)
+                s.reference_mpf[i] = ref.lse
+        # the bits of results whose reference lies in the format's range, element by element
+        # from the (hi, lo) pair; beyond it the format's overflow rule, exactly, row by row
+        b = np.empty(B)
+        inside = np.abs(hi) <= float(f.max_finite)
+        b[inside] = element_bits(value[inside], hi[inside], lo[inside],
+                                 np.zeros(int(inside.sum()), dtype=bool), f)
+        with MP_LOCK:
+            for r in np.flatnonzero(~inside):
+                b[r] = bits(float(v64[r]), refs[r].lse, f)
+        a = s.arrays
+        a["value"][rows], a["reference"][rows] = v64, hi
+        a["abs_error"][rows], a["rel_error"][rows], a["ulp_error"][rows] = err
+        a["bits"][rows] = b
+        chk = check_lse_rows(s.method, x64, np.array([float(ref.lse) for ref in refs]),
+                             np.ones(B, dtype=bool), v64, err[1], f, b == 0)
+        a["bound"][rows], a["error_u"][rows], a["exceeds_bound"][rows] = (
+            chk.bound, chk.error_u, chk.exceeds)
+        for r, i in enumerate(rows.tolist()):
+            s.bound_rule[i] = chk.rule[r]
+
+    def _measure_block(self, rows: Any, s: Series, f: FloatFormat, x64: Any, value: Any,
+                       refs: list, hi: Any, lo: Any) -> None:
+        """:meth:`_measure_vector` of a block of rows."""
+        import numpy as np
+
+        from smoothcli.measure.bounds import check_softmax_rows, element_bits
+        from smoothcli.measure.errors import element_errors, output_sum, ulp_scale, widened
+        from smoothcli.reference.fast import RowReference
+
+        ws = self.block_ws
+        v64 = widened(value, ws)
+        ref = RowReference("block", None, 0.0, hi, lo)
+        k = ulp_scale(ref, f, ws, f.name)
+        diff, ulp, rel = element_errors(value, ref, x64, k, ws, f, v64)
+        nan_out = np.isnan(v64).any(axis=-1)  # (the reference of a regular row has no NaN)
+        a = s.arrays
+        for key, arr in (("abs_error", diff), ("rel_error", rel), ("ulp_error", ulp)):
+            a[key][rows] = np.where(nan_out, math.nan, arr.max(axis=-1))
+        ebits = element_bits(value, hi, lo, np.zeros(value.shape, dtype=bool), f)
+        a["bits"][rows] = np.where(np.isnan(ebits).any(axis=-1), math.nan, ebits.max(axis=-1))
+        for r, i in enumerate(rows.tolist()):
+            a["output_sum"][i], a["sum_error"][i] = output_sum(value[r], ws, v64[r])
+        chk = check_softmax_rows(s.method, x64, np.array([float(r.lse) for r in refs]),
+                                 np.ones(len(refs), dtype=bool), hi.max(axis=-1),
+                                 a["abs_error"][rows], nan_out, f, a["bits"][rows] == 0)
+        a["bound"][rows], a["error_u"][rows], a["exceeds_bound"][rows] = (
+            chk.bound, chk.error_u, chk.exceeds)
+        for r, i in enumerate(rows.tolist()):
+            s.bound_rule[i] = chk.rule[r]
+        for r, i in enumerate(rows.tolist()):
+            if refs[r].tiny is not None:  # elements near float64's subnormals: row by row
+                self._measure_vector(i, s, f, x64[r], value[r], refs[r])
+
     # -- one row in one dtype ----------------------------------------------------------------
 
     def _dtype_row(self, i: int, f: FloatFormat, x: Any, x64: Any, over: bool) -> None:
@@ -360,27 +536,29 @@ class _Worker:
             self._method(i, s, f, xin, xin64, xover, ref)
 
     def _reference(self, f: FloatFormat, x64: Any):
-        """The row's reference for ``f``: short rows from the cache (a fresh workspace each),
-        long rows into this worker's reusable buffers, shared with the previous dtype of the
-        same row when its rounded inputs are identical (a float32 file in float32 and
-        float64)."""
+        """The row's reference for ``f``: short rows from the cache (a fresh workspace each;
+        rows whose rounded inputs repeat share one, and so do dtypes when it is exact), long
+        rows into this worker's reusable buffers, shared with the previous row when it had the
+        same inputs."""
         import numpy as np
 
         from smoothcli.reference.fast import Workspace, row_reference
 
         softmax, exact = self.plan.kind == SOFTMAX, x64.size <= EXACT_N
-        wide = f.precision > 24  # the fast path differs for float64 targets
+        # A fast reference is settled for its target: good to TAU ULP of float16 need not be
+        # good to TAU ULP of float32 (an LSE near 0), so only the exact one serves every dtype.
+        target = "exact" if exact else f.name
         if x64.size <= ReferenceCache.ROW_MAX:
-            ref = self.cache.get((x64.tobytes(), wide), lambda: row_reference(
+            ref = self.cache.get((x64.tobytes(), target), lambda: row_reference(
                 x64.copy(), [f], softmax, Workspace(), exact=exact))
         else:
             last = self.last
-            if last is not None and last[1] == wide and np.array_equal(last[0], x64,
-                                                                       equal_nan=True):
+            if last is not None and last[1] == target and np.array_equal(last[0], x64,
+                                                                         equal_nan=True):
                 ref = last[2]
             else:
                 ref = row_reference(x64, [f], softmax, self.ref_ws, exact=exact)
-                self.last = (x64.copy(), wide, ref)
+                self.last = (x64.copy(), target, ref)
         self._count(f.name, _kind_label(ref))
         return ref
 
@@ -526,6 +704,21 @@ class _Worker:
 
 
 # --- pointwise functions -------------------------------------------------------------------
+
+def _block_trace(kernel: Callable, x: Any, acc: Accumulation, ws: Any, top: Any):
+    """A method on a block of rows: at once when its kernel takes blocks, else row by row
+    (BHH's log1p and the online normaliser) into block arrays."""
+    import numpy as np
+
+    from smoothcli.methods.lse import Trace
+
+    if getattr(kernel, "rows", False):
+        return kernel(x, acc, ws, top)
+    traces = [kernel(x[r], acc, None, top[r]) for r in range(x.shape[0])]
+    return Trace(np.stack([np.asarray(t.value) for t in traces]),
+                 np.stack([t.terms for t in traces]),
+                 np.stack([np.asarray(t.sumexp) for t in traces]))
+
 
 def points_of(plan: Plan, batch: Batch) -> int:
     """How many points a pointwise plan evaluates: every element (arity 1) or every row."""
@@ -924,9 +1117,12 @@ def lse_text(ref: Any) -> str:
     stops once two precisions agree on those digits), else as many as its bound guarantees."""
     from smoothcli.reference.exact import decimal_text
 
-    if ref.lse_mpmath or ref.kind in ("mpmath", "exact", "special"):
-        return decimal_text(ref.lse)
-    return bounded_text(ref.lse, ref.lse_bound)
+    if ref.text is None:  # once per reference, whichever methods are measured against it
+        if ref.lse_mpmath or ref.kind in ("mpmath", "exact", "special"):
+            ref.text = decimal_text(ref.lse)
+        else:
+            ref.text = bounded_text(ref.lse, ref.lse_bound)
+    return ref.text
 
 
 def bounded_text(value: Any, bound: Any, digits: int = 17) -> str:
@@ -942,7 +1138,17 @@ def bounded_text(value: Any, bound: Any, digits: int = 17) -> str:
         return decimal_text(value, digits)
     lo = mpmath.fsub(value, bound, exact=True)  # exact: mpmath's default 53 bits would round
     hi = mpmath.fadd(value, bound, exact=True)
-    for d in range(digits, 0, -1):
+    # Where to start.  With d digits the cells that round to one d-digit decimal are at most
+    # c = 10·|value|·10**-d wide in value's decade.  The ends of [lo, hi] round alike only if
+    # the interval is shorter than one cell, or, across a power of ten, than 5.5 cells (a cell
+    # of the decade above is 10 times wider): 2·bound >= 55·|value|·10**-d is a sure failure,
+    # and so is every d >= log10(|value| / 2·bound) + log10(55).  The loop starts below that
+    # (1e-9: a margin for the float estimate).
+    start = digits
+    ratio = abs(float(value)) / (2 * float(bound)) if float(bound) > 0 else math.inf
+    if 0 < ratio < math.inf:
+        start = max(1, min(digits, math.floor(math.log10(ratio) + 1e-9) + 2))
+    for d in range(start, 0, -1):
         text = decimal_text(value, d)
         if decimal_text(lo, d) == text == decimal_text(hi, d):
             return text

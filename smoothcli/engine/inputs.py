@@ -111,14 +111,15 @@ class Batch:
         axis = f", axis {self.axis}" if len(self.shape) == 2 else ""
         return f"{self.source}: {self.stored} {shape}{axis}"
 
-    def rounded(self, i: int, fmt, out=None):
-        """Row ``i`` rounded once, correctly, to ``fmt`` (into ``out`` when given)."""
+    def rounded(self, i: int | slice, fmt, out=None, given=None):
+        """Row ``i`` rounded once, correctly, to ``fmt`` (into ``out`` when given); a slice
+        ``i``: those rows (a block, 2-D).  ``given``: the rows as already read from ``data``."""
         import numpy as np
 
-        row = self.data[i]
+        row = self.data[i] if given is None else given
         target = fmt.np
         if out is None:
-            out = np.empty(self.n, dtype=target)
+            out = np.empty(row.shape, dtype=target)
         with np.errstate(over="ignore", invalid="ignore"):  # beyond the range: ±inf (or NaN)
             if fmt.name not in _NUMPY_FLOATS and row.dtype.itemsize == 8:
                 # ml_dtypes casts float64 through float32, a double rounding; rounding to odd
@@ -131,9 +132,11 @@ class Batch:
         if self.exact_fixes and fmt.precision < 53:
             from smoothcli.core.rounding import round_fraction
 
+            first, stop = (i.start, i.stop) if isinstance(i, slice) else (i, i + 1)
             for (r, j), q in self.exact_fixes.items():
-                if r == i:
-                    out[j] = round_fraction(q, fmt, saturate=self.saturate)
+                if first <= r < stop:
+                    at = (r - first, j) if isinstance(i, slice) else j
+                    out[at] = round_fraction(q, fmt, saturate=self.saturate)
         if self.saturate:
             with np.errstate(invalid="ignore"):
                 over = np.isfinite(row) & ~np.isfinite(out.astype(np.float64))

@@ -42,14 +42,21 @@ def as_batch(data: Any) -> Batch:
     return data if isinstance(data, Batch) else arguments(data)
 
 
-def changed_mask(batch: Batch, i: int, x64: Any, given64: Any) -> Any:
-    """Which elements of row i rounding to the dtype changed (x64: the row in the dtype, as
-    float64).  Decimal rows compare with their exact decimal values; NaN stays NaN."""
+def changed_mask(batch: Batch, i: int | slice, x64: Any, given64: Any) -> Any:
+    """Which elements of row i (or of the rows of a slice i, 2-D) rounding to the dtype changed
+    (x64: the row in the dtype, as float64).  Decimal rows compare with their exact decimal
+    values; NaN stays NaN."""
     import numpy as np
 
     same = (x64 == given64) | (np.isnan(x64) & np.isnan(given64))
-    for j in fixes_in_row(batch, i):  # decimals with no float64 value: changed in every dtype
-        same[j] = False
+    if batch.exact_fixes:  # decimals with no float64 value: changed in every dtype
+        rows = range(i.start, i.stop) if isinstance(i, slice) else [i]
+        for k, r in enumerate(rows):
+            for j in fixes_in_row(batch, r):
+                if isinstance(i, slice):
+                    same[k, j] = False
+                else:
+                    same[j] = False
     return ~same
 
 

@@ -48,7 +48,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Sequence
+from typing import Any
 
 from smoothcli.core.formats import FloatFormat
 
@@ -166,18 +166,25 @@ def bound_coefficient(thm: str, xs: Any, y: float) -> float:
     import numpy as np
 
     xs = np.asarray(xs, dtype=np.float64)
-    n = xs.size
-    lo, hi = float(xs.min()), float(xs.max())
-    spread = max(abs(hi - y), abs(lo - y))  # max_i |x_i − y|, at an end of the range
-    with_y = abs(y + n - lo)
-    if thm == "3.2":
-        return 1 + (n + 1) / abs(y) if y != 0 else math.inf
-    if thm == "4.2":
-        return with_y / abs(y) if y != 0 else math.inf
+    return float(_coefficients(thm, xs.min(), xs.max(), xs.size, np.float64(y)))
+
+
+def _coefficients(thm: str, lo: Any, hi: Any, n: int, y: Any) -> Any:
+    """:func:`bound_coefficient` of rows with minima ``lo``, maxima ``hi`` and LSE ``y``
+    (arrays, or numpy scalars for one row), n values each."""
+    import numpy as np
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread = np.maximum(np.abs(hi - y), np.abs(lo - y))  # max_i |x_i − y|, at an end
+        with_y = np.abs(y + n - lo)
+        if thm == "3.2":
+            return np.where(y != 0, 1 + (n + 1) / np.abs(y), math.inf)
+        if thm == "4.2":
+            return np.where(y != 0, with_y / np.abs(y), math.inf)
     if thm == "3.3":
-        return n + 3.0
+        return np.full(np.shape(y), n + 3.0)
     if thm == "3.4":
-        return abs(y) + spread + n + 2
+        return np.abs(y) + spread + n + 2
     if thm == "4.3":
         return n + 2 + 2 * (hi - lo)
     if thm == "4.4":
@@ -193,21 +200,41 @@ class BoundCheck:
     rule: str  # which rule, and what happened
 
 
+@dataclass
+class BoundChecks:
+    """:class:`BoundCheck` of every row of a block, as arrays (and one rule per row)."""
+
+    bound: Any
+    error_u: Any
+    exceeds: Any
+    rule: list
+
+    def __getitem__(self, r: int) -> BoundCheck:
+        return BoundCheck(float(self.bound[r]), float(self.error_u[r]), bool(self.exceeds[r]),
+                          self.rule[r])
+
+
 def check_lse(method: str, xs: Any, ref: Any, value: float, rel_error: float,
               fmt: FloatFormat, correctly_rounded: bool = False) -> BoundCheck:
     """The bound of an LSE row against its measured relative error |ŷ − y|/(u|y|)."""
     import mpmath
     import numpy as np
 
-    u = float(fmt.unit_roundoff)
-    err_u = rel_error / u
-    rule = rule_text("lse", method)
-    if not rule:
-        return BoundCheck(math.nan, err_u, False, "no bound for this method")
-    if not np.isfinite(xs).all() or not mpmath.isfinite(ref):
-        return BoundCheck(math.nan, err_u, False, rule + " — n/a: non-finite input or result")
-    return _verdict(_LSE[method][0], xs, float(ref), err_u, math.isnan(value), rule,
-                    correctly_rounded)
+    return check_lse_rows(method, np.asarray(xs, dtype=np.float64)[None, :],
+                          np.array([float(ref)]), np.array([bool(mpmath.isfinite(ref))]),
+                          np.array([value], dtype=np.float64), np.array([rel_error]), fmt,
+                          np.array([correctly_rounded]))[0]
+
+
+def check_lse_rows(method: str, xs: Any, lse: Any, lse_finite: Any, values: Any,
+                   rel_errors: Any, fmt: FloatFormat, correctly_rounded: Any) -> BoundChecks:
+    """:func:`check_lse` of every row of a block: ``xs`` 2-D, the others one per row (``lse``
+    as floats, ``lse_finite`` whether the exact LSE is finite)."""
+    import numpy as np
+
+    err_u = rel_errors / float(fmt.unit_roundoff)
+    return _check_rows(_LSE, "lse", method, xs, lse, lse_finite, err_u, np.isnan(values),
+                       correctly_rounded)
 
 
 def check_softmax(method: str, xs: Any, lse: Any, top: float, worst_abs: float,
@@ -217,33 +244,75 @@ def check_softmax(method: str, xs: Any, lse: Any, top: float, worst_abs: float,
     import mpmath
     import numpy as np
 
+    return check_softmax_rows(method, np.asarray(xs, dtype=np.float64)[None, :],
+                              np.array([float(lse)]), np.array([bool(mpmath.isfinite(lse))]),
+                              np.array([top]), np.array([worst_abs]), np.array([nan_out]), fmt,
+                              np.array([correctly_rounded]))[0]
+
+
+def check_softmax_rows(method: str, xs: Any, lse: Any, lse_finite: Any, top: Any,
+                       worst_abs: Any, nan_out: Any, fmt: FloatFormat,
+                       correctly_rounded: Any) -> BoundChecks:
+    """:func:`check_softmax` of every row of a block: ``xs`` 2-D, the others one per row
+    (``lse`` as floats, ``lse_finite`` whether the exact LSE is finite)."""
+    import numpy as np
+
     u = float(fmt.unit_roundoff)
-    rule = rule_text("softmax", method)
-    finite = bool(np.isfinite(xs).all()) and bool(mpmath.isfinite(lse)) and math.isfinite(top)
-    err_u = worst_abs / (u * top) if finite and top > 0 else math.nan
+    finite = lse_finite & np.isfinite(top)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        err_u = np.where(finite & np.isfinite(xs).all(axis=-1) & (top > 0),
+                         worst_abs / (u * top), math.nan)
+    return _check_rows(_SOFTMAX, "softmax", method, xs, lse, finite, err_u, nan_out,
+                       correctly_rounded)
+
+
+def _check_rows(table: dict, kind: str, method: str, xs: Any, y: Any, y_finite: Any,
+                err_u: Any, nan_out: Any, correctly_rounded: Any) -> BoundChecks:
+    """The bound of ``kind`` (lse | softmax) against the measured errors ``err_u`` of a block's
+    rows; no bound where an input or the exact result is not finite."""
+    import numpy as np
+
+    rule = rule_text(kind, method)
+    rows = xs.shape[0]
     if not rule:
-        return BoundCheck(math.nan, err_u, False, "no bound for this method")
-    if not finite:
-        return BoundCheck(math.nan, err_u, False, rule + " — n/a: non-finite input or result")
-    return _verdict(_SOFTMAX[method][0], xs, float(lse), err_u, nan_out, rule, correctly_rounded)
+        return BoundChecks(np.full(rows, math.nan), err_u, np.zeros(rows, dtype=bool),
+                           ["no bound for this method"] * rows)
+    out = BoundChecks(np.full(rows, math.nan), err_u, np.zeros(rows, dtype=bool),
+                      [rule + " — n/a: non-finite input or result"] * rows)
+    ok = np.flatnonzero(np.isfinite(xs).all(axis=-1) & y_finite)
+    if ok.size:
+        x = xs[ok] if ok.size < rows else xs
+        got = _verdicts(table[method][0], x.min(axis=-1), x.max(axis=-1), xs.shape[-1], y[ok],
+                        err_u[ok], nan_out[ok], rule, correctly_rounded[ok])
+        out.bound[ok], out.exceeds[ok] = got.bound, got.exceeds
+        for j, r in enumerate(ok):
+            out.rule[r] = got.rule[j]
+    return out
 
 
-def _verdict(thm: str, xs: Sequence[float], y: float, err_u: float, nan_out: bool,
-             rule: str, correctly_rounded: bool = False) -> BoundCheck:
-    b = bound_coefficient(thm, xs, y)
-    above = not math.isnan(err_u) and err_u > b
-    if above and correctly_rounded and not nan_out:
-        # No algorithm beats correct rounding, whose relative error reaches u: a bound below
-        # that (Thm 4.2 / 4.4 as stated when x_min > n, e.g. LSE(6, 6): 0.40u) is the bound's
-        # omission of the final rounding, not the method's failure.  Said, not flagged.
-        return BoundCheck(b, err_u, False, f"{rule} — measured {err_u:.3g}·u > {b:.3g}·u, but "
-                          "the result is correctly rounded (0 bits): the stated bound is "
-                          "below the final rounding error; not flagged")
-    exceeds = nan_out or above
-    if exceeds:
-        why = "the result is NaN" if nan_out else f"measured {err_u:.3g}·u > bound {b:.3g}·u"
-        rule = f"exceeds {rule} — {why}"
-    return BoundCheck(b, err_u, bool(exceeds), rule)
+def _verdicts(thm: str, lo: Any, hi: Any, n: int, y: Any, err_u: Any, nan_out: Any,
+              rule: str, correctly_rounded: Any) -> BoundChecks:
+    """The bound of theorem ``thm`` against the measured errors of a block's rows."""
+    import numpy as np
+
+    b = _coefficients(thm, lo, hi, n, y)
+    above = ~np.isnan(err_u) & (err_u > b)
+    # No algorithm beats correct rounding, whose relative error reaches u: a bound below that
+    # (Thm 4.2 / 4.4 as stated when x_min > n, e.g. LSE(6, 6): 0.40u) is the bound's omission
+    # of the final rounding, not the method's failure.  Said, not flagged.
+    note = above & correctly_rounded & ~nan_out
+    exceeds = (nan_out | above) & ~note
+    rules = [rule] * b.size
+    for r in np.flatnonzero(note | exceeds):
+        e, bb = float(err_u[r]), float(b[r])
+        if note[r]:
+            rules[r] = (f"{rule} — measured {e:.3g}·u > {bb:.3g}·u, but the result is correctly "
+                        "rounded (0 bits): the stated bound is below the final rounding error; "
+                        "not flagged")
+        else:
+            why = "the result is NaN" if nan_out[r] else f"measured {e:.3g}·u > bound {bb:.3g}·u"
+            rules[r] = f"exceeds {rule} — {why}"
+    return BoundChecks(b, err_u, exceeds, rules)
 
 
 # ------------------------------------------------------------------------------------------
@@ -290,10 +359,13 @@ def element_bits(values: Any, ref_hi: Any, ref_lo: Any, ref_nan: Any, fmt: Float
     where hi sits exactly on one of the format's midpoints and lo decides the side."""
     import numpy as np
 
-    v = np.asarray(values)
+    shape = np.shape(values)  # one row, or a block of rows: element by element
+    v = np.asarray(values).reshape(-1)
     if v.dtype != fmt.np:  # a peer's wider result: stored in the user's array of the dtype
         v = cast_exact(v.astype(np.float64), fmt)
-    hi = np.asarray(ref_hi, dtype=np.float64)
+    hi = np.asarray(ref_hi, dtype=np.float64).reshape(-1)
+    if ref_lo is not None:
+        ref_lo = np.asarray(ref_lo).reshape(-1)
     with np.errstate(all="ignore"):
         if fmt.precision >= 53:
             r = hi + ref_lo if ref_lo is not None else hi.copy()
@@ -319,5 +391,5 @@ def element_bits(values: Any, ref_hi: Any, ref_lo: Any, ref_nan: Any, fmt: Float
     out = np.log2(1.0 + np.abs(a - b).astype(np.float64))
     out[v_nan != r_nan] = float(width(fmt))
     out[v_nan & r_nan] = 0.0
-    out[np.asarray(ref_nan, dtype=bool)] = math.nan
-    return out
+    out[np.asarray(ref_nan, dtype=bool).reshape(-1)] = math.nan
+    return out.reshape(shape)

@@ -71,7 +71,7 @@ def ulp_scale(ref: Any, fmt: FloatFormat, ws: Any, tag: str):
     import numpy as np
 
     hi, lo = ref.softmax_hi, ref.softmax_lo
-    n = hi.size
+    n = hi.shape  # one row, or a block of rows
     ex = ws.get("k_ex" + tag, np.int32, n)
     if ref.frexp is not None:  # fastref already split hi into mantissas and exponents
         mant = ref.frexp[0]
@@ -92,15 +92,15 @@ def ulp_scale(ref: Any, fmt: FloatFormat, ws: Any, tag: str):
 
 
 def element_errors(value, ref: Any, x64, k, ws: Any, fmt: FloatFormat, v64=None):
-    """Per-element (abs, ULP, rel) errors of a softmax row against the reference, as arrays
-    (workspace buffers).  Same conventions as :func:`smoothcli.measure.errors`; rel is 1 for an
+    """Per-element (abs, ULP, rel) errors of a softmax row (or a block of rows, whose reference
+    has no ``tiny`` elements) against the reference, as arrays (workspace buffers).  Same conventions as :func:`smoothcli.measure.errors`; rel is 1 for an
     element computed as 0 whose exact value is below 2**-1074 (stored as 0 in the reference),
     and inf if such an element is computed nonzero."""
     import numpy as np
 
     from smoothcli.reference.fast import TINY_SCALE
 
-    n = value.size
+    n = value.shape
     diff = ws.get("k_diff", np.float64, n)
     ulp = ws.get("k_work", np.float64, n)
     rel = ws.get("k_rel", np.float64, n)
@@ -147,7 +147,7 @@ def widened(value, ws: Any):
 
     if value.dtype == np.float64:
         return value
-    v = ws.get("k_v64", np.float64, value.size)
+    v = ws.get("k_v64", np.float64, value.shape)
     np.copyto(v, value)
     return v
 

@@ -34,10 +34,10 @@ from smoothcli.core.formats import FloatFormat
 
 @dataclass(frozen=True)
 class Flags:
-    overflow: bool
-    underflow: bool
-    nan: bool
-    flushed: int  # exp terms of finite inputs computed as 0
+    overflow: Any  # bool (arrays of them for a block of rows)
+    underflow: Any
+    nan: Any
+    flushed: Any  # exp terms of finite inputs computed as 0
 
 
 @dataclass
@@ -83,51 +83,59 @@ def inputs_overflowed(x64: Any, given64: Any) -> bool:
     return up or (bool((x64 == -np.inf).all()) and bool(changed.any()))
 
 
-def read_flags(facts: InputFacts, terms: Any, sumexp: Any, value: Any, ref_is_nan: bool,
-               ref_finite: bool, fmt: FloatFormat, mask: Any = None) -> Flags:
-    """The flags of one evaluation (see the module docstring).
+def read_flags(facts: InputFacts, terms: Any, sumexp: Any, value: Any, ref_is_nan: Any,
+               ref_finite: Any, fmt: FloatFormat, mask: Any = None) -> Flags:
+    """The flags of one evaluation (see the module docstring), or of every row of a block.
 
     ``terms`` are the exponentials as computed and ``sumexp`` their sum (in the accumulation
     dtype), or both None for a black-box result; ``value`` is the result (scalar or array);
     ``ref_is_nan`` / ``ref_finite`` describe the exact result (for softmax: of every element).
-    ``mask`` is an optional reusable boolean buffer of the terms' size."""
+    ``mask`` is an optional reusable boolean buffer of the terms' size.
+
+    A block: ``terms`` 2-D (one row per input row), ``sumexp``, ``ref_is_nan``, ``ref_finite``
+    and the facts one per row, ``value`` one per row (LSE) or 2-D (softmax); the flags are then
+    arrays with one entry per row."""
     import numpy as np
 
     vals = np.asarray(value)
-    v_nan = bool(np.isnan(vals).any())
-    nan = v_nan and not ref_is_nan
     if terms is None:
-        return _black_box(facts, vals, ref_is_nan, ref_finite, nan)
-    if facts.all_finite:
-        buf = mask if mask is not None and mask.size == terms.size else None
-        flushed = int(np.count_nonzero(np.equal(terms, 0, out=buf)))
-        term_inf = bool(np.isinf(terms, out=buf).any())
-        term_nan = not fmt.has_inf and bool(np.isnan(terms, out=buf).any())
+        v_nan = bool(np.isnan(vals).any())
+        return _black_box(facts, vals, ref_is_nan, ref_finite, v_nan and not ref_is_nan)
+    block = terms.ndim > 1
+    per_row = (lambda a: a.any(axis=-1)) if vals.ndim == terms.ndim else (lambda a: a)
+    v_nan = per_row(np.isnan(vals))
+    nan = v_nan & ~np.asarray(ref_is_nan, dtype=bool)
+    if facts.all_finite is True:
+        buf = mask if mask is not None and mask.shape == terms.shape else None
+        flushed = np.count_nonzero(np.equal(terms, 0, out=buf), axis=-1)
+        term_inf = np.isinf(terms, out=buf).any(axis=-1)
+        term_nan = (not fmt.has_inf) & np.isnan(terms, out=buf).any(axis=-1)
     else:
-        tf = terms[facts.finite]
-        flushed = int(np.count_nonzero(tf == 0))
-        term_inf = bool(np.isinf(tf).any())
-        term_nan = not fmt.has_inf and bool(np.isnan(tf).any())
-    if facts.has_nan:  # NaN given: nothing else can go wrong; NaN made by rounding: overflow
-        return Flags(facts.overflowed, False, False, flushed)
-    s = float(sumexp)
-    overflow = term_inf or facts.overflowed
-    if not facts.has_posinf:
-        overflow |= math.isinf(s)
-        if ref_finite and s != 0:
-            overflow |= bool(np.isinf(vals).any())
+        fin = facts.finite
+        flushed = np.count_nonzero((terms == 0) & fin, axis=-1)
+        term_inf = (np.isinf(terms) & fin).any(axis=-1)
+        term_nan = (not fmt.has_inf) & (np.isnan(terms) & fin).any(axis=-1)
+    s = np.asarray(sumexp, dtype=np.float64)
+    reaches = np.asarray(ref_finite, dtype=bool) & (s != 0)  # a finite result was reachable
+    overflow = term_inf | facts.overflowed
+    overflow |= ~np.asarray(facts.has_posinf) & (np.isinf(s) | (reaches & per_row(np.isinf(vals))))
     if not fmt.has_inf:
         # no infinity: an exp, sum or result that overflows is NaN (ml_dtypes).  From finite
         # inputs NaN arises no other way, except 0/0 of a flushed sum: the underflow's doing.
-        overflow |= term_nan or math.isnan(s)
-        if ref_finite and s != 0:
-            overflow |= v_nan
+        overflow |= term_nan | np.isnan(s) | (reaches & v_nan)
     from smoothcli.core.formats import FORMATS
 
     sum_fmt = FORMATS.get(getattr(getattr(sumexp, "dtype", None), "name", ""), fmt)
-    underflow = facts.sum_nonzero and not facts.has_posinf and (
-        s == 0 or abs(s) < float(sum_fmt.smallest_normal))
-    return Flags(bool(overflow), bool(underflow), nan, flushed)
+    underflow = (np.asarray(facts.sum_nonzero) & ~np.asarray(facts.has_posinf)
+                 & ((s == 0) | (np.abs(s) < float(sum_fmt.smallest_normal))))
+    # NaN given: nothing else can go wrong; NaN made by rounding: overflow
+    has_nan = np.asarray(facts.has_nan)
+    overflow = np.where(has_nan, facts.overflowed, overflow)
+    underflow &= ~has_nan
+    nan &= ~has_nan
+    if block:
+        return Flags(overflow, underflow, nan, flushed)
+    return Flags(bool(overflow), bool(underflow), bool(nan), int(flushed))
 
 
 def _black_box(facts: InputFacts, vals: Any, ref_is_nan: bool, ref_finite: bool,

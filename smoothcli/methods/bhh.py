@@ -170,7 +170,9 @@ def exp_lse(lse: Callable[..., Trace]) -> Callable[..., Trace]:
         with np.errstate(all="ignore"):
             t = lse(x, acc)
             y = t.value  # rounded to the dtype, as a stored LSE is
-            return Trace(np.exp(x - y), t.terms, t.sumexp, t.shift)
+            return Trace(np.exp(x - (y[..., None] if x.ndim > 1 else y)), t.terms, t.sumexp,
+                         t.shift)
 
     softmax.__doc__ = f"exp(x_i − LSE(x)), LSE by {lse.__name__}"
+    softmax.rows = getattr(lse, "rows", False)  # a block when its LSE takes one
     return softmax

@@ -34,17 +34,31 @@ class Trace:
 
 def _shift(x, top: Any = None):
     """m = max(x), or 0 when that is not finite (scipy's convention).  ``top``: the max when the
-    caller already has it (numpy's float16 max is ~30 times slower than float64's)."""
+    caller already has it (numpy's float16 max is ~30 times slower than float64's).  For a block
+    of rows (2-D ``x``, ``top`` one max per row) one m per row."""
     import numpy as np
 
+    if x.ndim > 1:
+        m = np.max(x, axis=-1) if top is None else np.asarray(top).astype(x.dtype)
+        return np.where(np.isfinite(m), m, x.dtype.type(0)).astype(x.dtype)
     m = np.max(x) if top is None else x.dtype.type(top)
     return m if np.isfinite(m) else x.dtype.type(0)
+
+
+def _col(v, x):
+    """A per-row value as a column against a block ``x`` (itself for a single row)."""
+    return v[..., None] if x.ndim > 1 else v
+
+
+def _sum(acc: Accumulation, terms, ws: Any):
+    """Σ terms by ``acc``: of the row, or of each row of a block."""
+    return acc.sum(terms, ws, axis=-1) if terms.ndim > 1 else acc.sum(terms, ws)
 
 
 def _buffer(ws: Any, name: str, like: Any):
     """A reusable buffer of ``like``'s dtype and size from the engine's workspace (fresh
     multi-megabyte temporaries for every row cost a page fault per 4 KiB page), or None."""
-    return None if ws is None else ws.get(name, like.dtype, like.size)
+    return None if ws is None else ws.get(name, like.dtype, like.shape)
 
 
 def _exp_terms(x, m, ws: Any):
@@ -54,7 +68,7 @@ def _exp_terms(x, m, ws: Any):
     terms = _buffer(ws, "terms", x)
     if m is None:
         return np.exp(x, out=terms)
-    d = np.subtract(x, m, out=terms)
+    d = np.subtract(x, _col(m, x), out=terms)
     return np.exp(d, out=d)
 
 
@@ -63,7 +77,7 @@ def lse_naive(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
 
     with np.errstate(all="ignore"):
         terms = _exp_terms(x, None, ws)
-        s = acc.sum(terms, ws)
+        s = _sum(acc, terms, ws)
         return Trace(acc.finish(np.log(s), x.dtype), terms, s)
 
 
@@ -73,16 +87,17 @@ def lse_shifted(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
     with np.errstate(all="ignore"):
         m = _shift(x, top)
         terms = _exp_terms(x, m, ws)
-        s = acc.sum(terms, ws)
+        s = _sum(acc, terms, ws)
         return Trace(acc.finish(acc.widen(m, s) + np.log(s), x.dtype), terms, s, m)
 
 
 def _divide(terms, s, acc: Accumulation, x, ws: Any):
     import numpy as np
 
+    col = _col(s, x)
     if acc.acc_dtype(x.dtype.name) == x.dtype.name and np.asarray(s).dtype == x.dtype:
-        return np.divide(terms, s, out=_buffer(ws, "value", x))  # already in the dtype
-    return acc.finish(acc.widen(terms, s) / s, x.dtype)
+        return np.divide(terms, col, out=_buffer(ws, "value", x))  # already in the dtype
+    return acc.finish(acc.widen(terms, s) / col, x.dtype)
 
 
 def softmax_naive(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace:
@@ -90,7 +105,7 @@ def softmax_naive(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trac
 
     with np.errstate(all="ignore"):
         terms = _exp_terms(x, None, ws)
-        s = acc.sum(terms, ws)
+        s = _sum(acc, terms, ws)
         return Trace(_divide(terms, s, acc, x, ws), terms, s)
 
 
@@ -100,7 +115,7 @@ def softmax_shifted(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Tr
     with np.errstate(all="ignore"):
         m = _shift(x, top)
         terms = _exp_terms(x, m, ws)
-        s = acc.sum(terms, ws)
+        s = _sum(acc, terms, ws)
         return Trace(_divide(terms, s, acc, x, ws), terms, s, m)
 
 
@@ -114,9 +129,9 @@ def lse_shifted_unguarded(x, acc: Accumulation, ws: Any = None, top: Any = None)
     import numpy as np
 
     with np.errstate(all="ignore"):
-        m = np.max(x)
+        m = np.max(x, axis=-1)
         terms = _exp_terms(x, m, ws)
-        s = acc.sum(terms, ws)
+        s = _sum(acc, terms, ws)
         return Trace(acc.finish(acc.widen(m, s) + np.log(s), x.dtype), terms, s, m)
 
 
@@ -134,6 +149,12 @@ def softmax_safe(x, acc: Accumulation, ws: Any = None, top: Any = None) -> Trace
     a convention, and the row's status stays ``undefined`` (its reason says so)."""
     import numpy as np
 
+    if x.ndim > 1:  # a block: the fully masked rows give zeros
+        t = softmax_shifted(x, acc, ws, top)
+        dead = np.all(x == -np.inf, axis=-1) & (x.shape[-1] > 0)
+        if dead.any():
+            t.value[dead], t.terms[dead], t.sumexp[dead] = 0, 0, 0
+        return t
     if _no_finite_max(x):
         zeros = np.zeros(x.shape, dtype=x.dtype)
         return Trace(zeros, zeros, x.dtype.type(0))
@@ -171,3 +192,9 @@ def _upcast(kernel):
 lse_upcast = _upcast(lse_shifted)
 softmax_upcast = _upcast(softmax_shifted)
 lse_upcast.__doc__ = softmax_upcast.__doc__ = "shifted, computed in float32, rounded once"
+
+#: The kernels that take a block of rows (2-D ``x``, one result per row) as well as one row;
+#: the engine runs the others (BHH's log1p and the online normaliser) row by row.
+for _kernel in (lse_naive, lse_shifted, lse_shifted_unguarded, lse_upcast, softmax_naive,
+                softmax_shifted, softmax_safe, softmax_upcast):
+    _kernel.rows = True

@@ -44,6 +44,10 @@ Two paths, by the precision p of the most demanding target dtype sharing the inp
   e_y ~ 2.5 * 2**-62: at most 2.5 * 2**-9 ~ 0.0049 ULP of float64 (y/ulp(y) < 2**53).
   Where long double is plain float64 (MSVC, Apple silicon), float64 targets use mpmath.
 
+A softmax reference carries the LSE only as the float64 m + log S with its bound (it enters
+nothing but the leading-order error bound of the softmax, :mod:`smoothcli.measure.bounds`): the
+160-bit logarithm and the TAU promise below are for LSE references.
+
 Where the bound is not enough, mpmath decides (the switch is exactly the bound's verdict):
 
 * LSE cancellation (|LSE| << m, e.g. m = -log n): E > TAU * ulp(|LSE| - E) for some target;
@@ -61,6 +65,7 @@ row of -inf has LSE -inf and softmax NaN.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
@@ -133,6 +138,7 @@ class RowReference:
     # the accuracy a float64 target needs, so (indices, hi, lo) of y * 2**TINY_SCALE are kept too.
     tiny: Any = None
     softmax_mpf: Any = None  # the mpmath row's elements (mpf), for their decimal text
+    text: str | None = None  # the LSE's decimal text, once written (engine.evaluate.lse_text)
 
     @property
     def nan(self) -> bool:
@@ -148,15 +154,18 @@ class Workspace:
     def __init__(self) -> None:
         self._bufs: dict = {}
 
-    def get(self, name: str, dtype: Any, n: int):
+    def get(self, name: str, dtype: Any, n: Any):
+        """A buffer of ``n`` elements, or of shape ``n`` (a tuple: a block of rows)."""
         import numpy as np
 
+        shape = n if isinstance(n, tuple) else None
+        size = math.prod(shape) if shape is not None else n
         key = (name, np.dtype(dtype).str)
         buf = self._bufs.get(key)
-        if buf is None or buf.size < n:
-            buf = np.empty(max(n, 16), dtype=dtype)
+        if buf is None or buf.size < size:
+            buf = np.empty(max(size, 16), dtype=dtype)
             self._bufs[key] = buf
-        return buf[:n]
+        return buf[:size] if shape is None else buf[:size].reshape(shape)
 
 
 def floor_log2_mpf(v: Any) -> int:
@@ -171,6 +180,8 @@ def lse_good_enough(lse: Any, bound: float, fmt) -> bool:
 
     if bound == 0 or not mpmath.isfinite(lse):
         return True
+    if isinstance(bound, float) and _clearly_good(float(lse), bound, fmt):
+        return True
     # exact operations: lse may carry more bits than mpmath's working precision, and rounding
     # |lse| - bound could move it across a power of two
     a = lse if lse >= 0 else mpmath.fneg(lse, exact=True)
@@ -182,6 +193,23 @@ def lse_good_enough(lse: Any, bound: float, fmt) -> bool:
     if e_lo != e_hi:
         return False
     return bool(mpmath.mpf(bound) <= TAU * mpmath.ldexp(1, e_lo - fmt.precision + 1))
+
+
+def _clearly_good(a: float, bound: float, fmt) -> bool:
+    """A sufficient condition for :func:`lse_good_enough`, in floats: ``a`` is the LSE rounded
+    to float64 (relative error <= 2**-53); with a margin of 2**-50 for that rounding and the
+    float operations here, a - bound and a + bound lie in one binade (or both below the
+    format's normal range, where the ULP is the same) and the bound is within TAU of its ULP."""
+    a = abs(a)
+    if not (0 < a < math.inf):
+        return False
+    lo = a * (1 - 2.0 ** -50) - bound * (1 + 2.0 ** -50)
+    hi = a * (1 + 2.0 ** -50) + bound * (1 + 2.0 ** -50)
+    if not lo > 0:
+        return False
+    e_lo = max(math.frexp(lo)[1] - 1, fmt.emin)
+    e_hi = max(math.frexp(hi)[1] - 1, fmt.emin)
+    return e_lo == e_hi and bound <= TAU * math.ldexp(1.0, e_lo - fmt.precision + 1)
 
 
 def softmax_good_enough(rel: float, fmt) -> bool:
@@ -264,24 +292,33 @@ def _split_sum(t, grid_exp: int, ws: Workspace, tag: str):
     """(H, L) with sum(t) = H + L + err: H exact, |err| <= n*m * u * 2**-(g+1), m = min(n,
     CHUNK) (module doc).
 
-    t holds values in [0, 1]; chunks of at most CHUNK elements."""
+    t holds values in [0, 1]: one row, or a block of rows (2-D: lists of H and L, one per row;
+    numpy's reduction of a contiguous row along the last axis is the one it applies to a 1-D
+    array, so a row's sums do not depend on the block it is in); chunks of at most CHUNK
+    elements."""
     import mpmath
     import numpy as np
 
+    rows = t.reshape(-1, t.shape[-1])
     dt = t.dtype
     c = dt.type(1.5) * dt.type(2.0) ** (52 - grid_exp if dt == np.float64 else 63 - grid_exp)
-    H = mpmath.mpf(0)
-    L = mpmath.mpf(0)
-    for start in range(0, t.size, CHUNK):
-        chunk = t[start:start + CHUNK]
-        h = ws.get("h" + tag, dt, chunk.size)
-        low = ws.get("l" + tag, dt, chunk.size)
+    H: list = [None] * rows.shape[0]
+    L: list = [None] * rows.shape[0]
+    for start in range(0, rows.shape[1], CHUNK):
+        chunk = rows[:, start:start + CHUNK]
+        h = ws.get("h" + tag, dt, chunk.shape)
+        low = ws.get("l" + tag, dt, chunk.shape)
         np.add(chunk, c, out=h)
         np.subtract(h, c, out=h)  # t rounded to the 2**-g grid (exact operations, Sterbenz)
         np.subtract(chunk, h, out=low)  # exact
-        H = mpmath.fadd(H, _mpf(h.sum()), exact=True)  # every partial sum is exact
-        L = mpmath.fadd(L, _mpf(low.sum()), exact=True)
-    return H, L
+        hs, ls = h.sum(axis=-1), low.sum(axis=-1)  # every partial sum of hs is exact
+        for r in range(rows.shape[0]):
+            if start == 0:
+                H[r], L[r] = _mpf(hs[r]), _mpf(ls[r])
+            else:
+                H[r] = mpmath.fadd(H[r], _mpf(hs[r]), exact=True)
+                L[r] = mpmath.fadd(L[r], _mpf(ls[r]), exact=True)
+    return (H, L) if t.ndim > 1 else (H[0], L[0])
 
 
 def _path(formats) -> str:
@@ -319,17 +356,65 @@ def row_reference(x, formats: Sequence[Any], need_softmax: bool,
     if path == "mpmath":
         with MP_LOCK:
             return mpmath_row(x, need_softmax, ws)
-    if path == "float64":
-        ref = _fast_float64(x, m, need_softmax, ws)
-    else:
-        ref = _fast_longdouble(x, m, ninf, need_softmax, ws)
+    fast = _fast_float64 if path == "float64" else _fast_longdouble
+    ref = fast(x[None, :], np.array([m]), need_softmax, ws)[0][0]
     with MP_LOCK:
         return _settle(x, ref, formats, need_softmax, ws)
 
 
-def _settle(x, ref: RowReference, formats, need_softmax: bool, ws: Workspace) -> RowReference:
-    """Apply the bound: mpmath for the LSE / softmax / elements where it is not good enough."""
-    if not all(lse_good_enough(ref.lse, ref.lse_bound, f) for f in formats):
+def block_references(x, formats: Sequence[Any], need_softmax: bool, ws: Workspace,
+                     row_ws: Workspace):
+    """The references of a block of rows (2-D float64, rows of dtype-rounded inputs) that are
+    *regular*: every input finite, not all equal, and a fast path for ``formats``
+    (:func:`block_regular`).  Each row's reference is the one :func:`row_reference` gives it:
+    the same vectorised steps over the block, then the per-row steps (mpmath's log of S, the
+    bound's verdict, the elements near a power of two) row by row, in ``row_ws``.
+
+    Returns (references, hi, lo): the softmax reference of every row in the block arrays hi and
+    lo (2-D; each reference's arrays are their rows), or None and None for LSE."""
+    import numpy as np
+
+    m = x.max(axis=-1)
+    fast = _fast_float64 if _path(formats) == "float64" else _fast_longdouble
+    refs, hi, lo = fast(x, m, need_softmax, ws)
+    near = None
+    if need_softmax:
+        if lo is None:
+            lo = ws.get("ylo", np.float64, x.shape)
+            lo.fill(0.0)  # the float64 path's reference has no low part: zero
+        rel = np.array([ref.softmax_rel_bound for ref in refs])
+        near = _near_powers_of_two(hi, rel, formats).any(axis=-1)
+    with MP_LOCK:
+        for r, ref in enumerate(refs):
+            _settle(x[r], ref, formats, need_softmax, row_ws,
+                    powers=near is None or bool(near[r]))
+            if need_softmax:  # what the per-row steps replaced, back into the block arrays
+                if ref.softmax_hi is not hi[r]:
+                    hi[r] = ref.softmax_hi
+                if ref.softmax_lo is not lo[r]:
+                    lo[r] = 0.0 if ref.softmax_lo is None else ref.softmax_lo
+                ref.softmax_hi, ref.softmax_lo, ref.frexp = hi[r], lo[r], None
+    return refs, hi, lo
+
+
+def block_regular(x, formats: Sequence[Any]):
+    """Which rows of a block (2-D float64) :func:`block_references` takes (the others go to
+    :func:`row_reference`: special values, ties, or no fast path for these formats)."""
+    import numpy as np
+
+    if _path(formats) == "mpmath":
+        return np.zeros(x.shape[0], dtype=bool)
+    lo, hi = x.min(axis=-1), x.max(axis=-1)
+    return np.isfinite(lo) & np.isfinite(hi) & (lo < hi)
+
+
+def _settle(x, ref: RowReference, formats, need_softmax: bool, ws: Workspace,
+            powers: bool = True) -> RowReference:
+    """Apply the bound: mpmath for the LSE / softmax / elements where it is not good enough.
+    ``powers`` False: the caller knows that no softmax element is near a power of two."""
+    # (a softmax's LSE only enters the leading-order bound of its error, as a float)
+    if not need_softmax and not all(lse_good_enough(ref.lse, ref.lse_bound, f)
+                                    for f in formats):
         ref.lse = _mpmath_lse(x)
         ref.lse_bound = ziv_bound(ref.lse)
         ref.lse_mpmath = True
@@ -340,7 +425,7 @@ def _settle(x, ref: RowReference, formats, need_softmax: bool, ws: Workspace) ->
             ref.softmax_rel_bound = soft.softmax_rel_bound
             ref.softmax_mpf, ref.tiny = soft.softmax_mpf, soft.tiny
             ref.mpmath_elements = x.size
-        else:
+        elif powers:
             _fix_powers_of_two(x, ref, formats, ws)
     return ref
 
@@ -362,90 +447,124 @@ def _mpmath_lse(x):
     return lse_reference(x.tolist())
 
 
-def _fast_float64(x, m: float, need_softmax: bool, ws: Workspace) -> RowReference:
-    import mpmath
+def _fast_float64(x, m, need_softmax: bool, ws: Workspace):
+    """The float64 path for a block of rows (2-D ``x``, ``m`` each row's max): (references, the
+    softmax block or None, None)."""
     import numpy as np
 
-    n = x.size
-    d = ws.get("d", np.float64, n)
-    t = ws.get("t", np.float64, n)
+    B, n = x.shape
+    d = ws.get("d", np.float64, x.shape)
+    t = ws.get("t", np.float64, x.shape)
     with np.errstate(all="ignore"):
-        np.subtract(x, m, out=d)  # -inf stays -inf: exp gives 0
+        np.subtract(x, m[:, None], out=d)  # -inf stays -inf: exp gives 0
         np.exp(d, out=t)
-    H, L = _split_sum(t, _G64, ws, "64")
-    S = mpmath.fadd(H, L, exact=True)
+    Hs, Ls = _split_sum(t, _G64, ws, "64")
     e_t = F64_EXP_REL + 746 * U64
-    rel_s = e_t + (n * min(n, CHUNK) * U64 * 2.0 ** -(_G64 + 1) + n * 2.0 ** -1074) / float(S)
-    lse, bound = _lse_from_sum(m, S, rel_s)
-    ref = RowReference("fast-float64", lse, bound, sum_exact=S, sum_rel=rel_s)
-    if need_softmax:
-        np.divide(t, float(S), out=t)
-        ref.softmax_hi = t
-        ref.softmax_rel_bound = e_t + rel_s + 2 * U64
-    return ref
+    refs = [_from_sum(float(m[r]), Hs[r], Ls[r], n, U64, _G64, e_t, "fast-float64",
+                      not need_softmax) for r in range(B)]
+    if not need_softmax:
+        return refs, None, None
+    sums = np.array([float(ref.sum_exact) for ref in refs])
+    _float_lse(refs, m, sums)
+    np.divide(t, sums[:, None], out=t)
+    for r, ref in enumerate(refs):
+        ref.softmax_hi = t[r]
+        ref.softmax_rel_bound = e_t + ref.sum_rel + 2 * U64
+    return refs, t, None
 
 
-def _fast_longdouble(x, m: float, ninf: int, need_softmax: bool, ws: Workspace) -> RowReference:
+def _from_sum(m: float, H: Any, L: Any, n: int, u: float, g: int, e_t: float,
+              kind: str, need_lse: bool) -> RowReference:
+    """One row's reference from its split sum S = H + L of exp(x_i - m) (module doc); without
+    ``need_lse`` its LSE is left to :func:`_float_lse`."""
+    import mpmath
+
+    S = mpmath.fadd(H, L, exact=True)
+    rel_s = e_t + (n * min(n, CHUNK) * u * 2.0 ** -(g + 1) + n * 2.0 ** -1074) / float(S)
+    lse, bound = _lse_from_sum(m, S, rel_s) if need_lse else (None, rel_s / (1 - rel_s))
+    return RowReference(kind, lse, bound, sum_exact=S, sum_rel=rel_s)
+
+
+def _float_lse(refs: list, m: Any, sums: Any) -> None:
+    """A softmax reference's LSE, which only enters the leading-order error bound (as a
+    float): m + log S in float64 for every row at once, S = ``sums`` the rows' sums rounded to
+    float64.  Its bound adds to S's the roundings of S, of numpy's log (within 1 ULP) and of
+    the addition."""
     import mpmath
     import numpy as np
 
-    n = x.size
+    with np.errstate(all="ignore"):
+        g = np.log(sums)
+        y = m + g
+    for r, ref in enumerate(refs):
+        ref.lse = mpmath.mpf(float(y[r]))
+        ref.lse_bound += 2.0 ** -51 * (1 + abs(float(m[r])) + 2 * float(g[r]))
+
+
+def _fast_longdouble(x, m, need_softmax: bool, ws: Workspace):
+    """The long double path for a block of rows (2-D ``x``, ``m`` each row's max):
+    (references, softmax hi, softmax lo) or (references, None, None)."""
+    import numpy as np
+
+    B, n = x.shape
     ld = np.longdouble
-    hi = ws.get("d", np.float64, n)
-    lo = ws.get("dlo", np.float64, n)
-    w = ws.get("w", np.float64, n)
+    hi = ws.get("d", np.float64, x.shape)
+    lo = ws.get("dlo", np.float64, x.shape)
+    w = ws.get("w", np.float64, x.shape)
+    col = m[:, None]
     src = x
-    if ninf:
+    if np.isneginf(x).any():
         # -inf contributes exp(-inf) = 0; a finite stand-in far below long double's range keeps
         # TwoSum free of inf - inf.
-        src = ws.get("xs", np.float64, n)
+        src = ws.get("xs", np.float64, x.shape)
         np.copyto(src, x)
-        src[src == -np.inf] = m - 2.0 ** 20
+        np.copyto(src, col - 2.0 ** 20, where=src == -np.inf)
     # TwoSum (Knuth; Higham ASNA Alg. 4.4): hi + lo = src - m exactly, in any order of magnitude.
     with np.errstate(all="ignore"):
-        np.subtract(src, m, out=hi)
+        np.subtract(src, col, out=hi)
         np.subtract(hi, src, out=w)  # bb = s - a
         np.subtract(hi, w, out=lo)  # s - bb
         np.subtract(src, lo, out=lo)  # a - (s - bb)
-        np.add(w, m, out=w)  # b - bb = -m - bb  ->  computed as -(bb + m)
+        np.add(w, col, out=w)  # b - bb = -m - bb  ->  computed as -(bb + m)
         np.subtract(lo, w, out=lo)  # (a - (s - bb)) + (b - bb)
     if not np.isfinite(hi.min()):  # x - m beyond float64's range: exp(-inf) = 0, lo irrelevant
         lo[np.isinf(hi)] = 0.0
-    has_lo = bool(np.any(lo))
-    t = ws.get("tld", ld, n)
+    has_lo = np.any(lo, axis=-1)
+    t = ws.get("tld", ld, x.shape)
     np.copyto(t, hi)
     with np.errstate(all="ignore"):
         np.exp(t, out=t)
-        if has_lo:
-            f = ws.get("fld", ld, n)
+        if has_lo.any():  # (a row without low parts is multiplied by exactly 1)
+            f = ws.get("fld", ld, x.shape)
             np.copyto(f, lo)
             np.add(f, ld(1), out=f)
             np.multiply(t, f, out=t)
-    H, L = _split_sum(t, _GLD, ws, "ld")
-    S = mpmath.fadd(H, L, exact=True)
-    e_t = LD_EXP_REL + (2 * ULD if has_lo else 0.0)
-    rel_s = e_t + (n * min(n, CHUNK) * ULD * 2.0 ** -(_GLD + 1) + n * 2.0 ** -1074) / float(S)
-    lse, bound = _lse_from_sum(m, S, rel_s)
-    ref = RowReference("fast-longdouble", lse, bound, sum_exact=S, sum_rel=rel_s)
-    if need_softmax:
-        s_ld = _to_longdouble(S)
-        np.divide(t, s_ld, out=t)
-        yhi = ws.get("y", np.float64, n)
-        ylo = ws.get("ylo", np.float64, n)
-        np.copyto(yhi, t, casting="unsafe")  # round to nearest double
-        f = ws.get("fld", ld, n)
-        np.subtract(t, yhi, out=f)  # exact (Sterbenz); fits in 11 bits
-        np.copyto(ylo, f, casting="unsafe")  # exact
-        ref.softmax_hi, ref.softmax_lo = yhi, ylo
-        ref.softmax_rel_bound = e_t + rel_s + 2 * ULD
-        small = yhi < TINY
-        if small.any():
-            idx = np.flatnonzero(small & (t > 0))
-            scaled = np.ldexp(t[idx], TINY_SCALE)  # exact in long double's exponent range
+    Hs, Ls = _split_sum(t, _GLD, ws, "ld")
+    e_ts = [LD_EXP_REL + (2 * ULD if has_lo[r] else 0.0) for r in range(B)]
+    refs = [_from_sum(float(m[r]), Hs[r], Ls[r], n, ULD, _GLD, e_ts[r], "fast-longdouble",
+                      not need_softmax) for r in range(B)]
+    if not need_softmax:
+        return refs, None, None
+    _float_lse(refs, m, np.array([float(ref.sum_exact) for ref in refs]))
+    s_ld = np.array([_to_longdouble(ref.sum_exact) for ref in refs], dtype=ld)
+    np.divide(t, s_ld[:, None], out=t)
+    yhi = ws.get("y", np.float64, x.shape)
+    ylo = ws.get("ylo", np.float64, x.shape)
+    np.copyto(yhi, t, casting="unsafe")  # round to nearest double
+    f = ws.get("fld", ld, x.shape)
+    np.subtract(t, yhi, out=f)  # exact (Sterbenz); fits in 11 bits
+    np.copyto(ylo, f, casting="unsafe")  # exact
+    small = (yhi < TINY).any(axis=-1)
+    for r, ref in enumerate(refs):
+        ref.softmax_hi, ref.softmax_lo = yhi[r], ylo[r]
+        ref.softmax_rel_bound = e_ts[r] + ref.sum_rel + 2 * ULD
+        if small[r]:
+            idx = np.flatnonzero((yhi[r] < TINY) & (t[r] > 0))
+            scaled = np.ldexp(t[r][idx], TINY_SCALE)  # exact in long double's exponent range
             hs = scaled.astype(np.float64)
             keep = hs > 0  # below 2**-2148 an element is 0 to far better than 0.01 ULP
             ref.tiny = (idx[keep], hs[keep], (scaled[keep] - hs[keep]).astype(np.float64))
-    return ref
+    return refs, yhi, ylo
 
 
 def _to_longdouble(v: Any):
@@ -502,19 +621,7 @@ def _fix_powers_of_two(x, ref: RowReference, formats, ws: Workspace) -> None:
 
     hi = ref.softmax_hi
     n = hi.size
-    r = ref.softmax_rel_bound + 2.0 ** -52  # hi alone is within 2**-53 of hi + lo
-    mant = ws.get("fx_mant", np.float64, n)
-    ex = ws.get("fx_ex", np.int32, n)
-    np.frexp(hi, out=(mant, ex))
-    ref.frexp = (mant, ex)  # reused by smoothcli.engine.batch.ulp_scale
-    smallest_normal = min(2.0 ** f.emin for f in formats)
-    near = ws.get("fx_near", np.bool_, n)
-    tmp = ws.get("fx_tmp", np.bool_, n)
-    np.less(mant, 0.5 + r, out=near)
-    np.logical_or(near, np.greater(mant, 1 - 2 * r, out=tmp), out=near)
-    if not near.any():
-        return
-    near &= hi >= smallest_normal * (1 - r)
+    near, ref.frexp = _near_powers_of_two(hi, ref.softmax_rel_bound, formats, ws)
     if not near.any():
         return
     m = x.max()
@@ -572,6 +679,27 @@ def _fix_powers_of_two(x, ref: RowReference, formats, ws: Workspace) -> None:
                 ref.tiny[1][pos], ref.tiny[2][pos] = split(mpmath.ldexp(y, TINY_SCALE))
     _refrexp(ref, idx)
     ref.mpmath_elements = int(idx.size)
+
+
+def _near_powers_of_two(hi, rel: Any, formats, ws: Workspace | None = None):
+    """Which softmax elements ``hi`` (known to relative ``rel``: per row for a block) may lie on
+    either side of a power of two inside some target's normal range; with ``ws``, also hi's
+    (mantissas, exponents)."""
+    import numpy as np
+
+    r = np.asarray(rel, dtype=np.float64) + 2.0 ** -52  # hi alone is within 2**-53 of hi + lo
+    if hi.ndim > 1:
+        r = r[:, None]
+    if ws is None:
+        mant, ex = np.frexp(hi)
+    else:
+        mant = ws.get("fx_mant", np.float64, hi.shape)
+        ex = ws.get("fx_ex", np.int32, hi.shape)
+        np.frexp(hi, out=(mant, ex))
+    smallest_normal = min(2.0 ** f.emin for f in formats)
+    near = (mant < 0.5 + r) | (mant > 1 - 2 * r)
+    near &= hi >= smallest_normal * (1 - r)
+    return near if ws is None else (near, (mant, ex))
 
 
 def _refrexp(ref: RowReference, idx) -> None:
