@@ -253,10 +253,15 @@ def test_short_version_option():
 # --- shell completion ---------------------------------------------------------------------------
 
 def test_completion_options_and_script():
+    """The script for the shell that runs smooth (Typer finds it among the parent processes,
+    so smooth runs from a bash here, as from a user's prompt; ``; exit`` keeps bash from
+    replacing itself by smooth)."""
     text = _help()
     assert "--install-completion" in text and "--show-completion" in text
-    p = run("--show-completion", "bash")
+    p = subprocess.run(["bash", "-c", f"'{SMOOTH}' --show-completion; exit $?"],
+                       capture_output=True, text=True, timeout=60, env=_env())
     assert p.returncode == 0 and "_SMOOTH_COMPLETE" in p.stdout, p.stderr
+    assert "complete " in p.stdout  # bash's builtin that registers it
 
 
 @pytest.mark.parametrize("words, cword, want", [("smooth ls", "1", "lse"),

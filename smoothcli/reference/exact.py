@@ -123,7 +123,23 @@ def _agree(a, b) -> bool:
         # of 2**-1e308 costs milliseconds per evaluation, and 96 agreeing bits already fix them
         # unless the value sits on a decimal tie, which a transcendental result does not
         return float(a) == float(b)
-    return float(a) == float(b) and decimal_text(a) == decimal_text(b)
+    return float(a) == float(b) and _same_decimal(a, b)
+
+
+def _same_decimal(a, b) -> bool:
+    """decimal_text(a) == decimal_text(b) for a and b that agree to TARGET_BITS.
+
+    Their difference is at most 2**-96 |b|: below 13 units of b's 30th significant digit.  The
+    17-digit texts can only differ when a rounding tie of the 17th digit lies between them, so
+    when b's digits 18 to 30 are more than 10**8 units from that tie (to_digits_exp's own
+    error is a unit or so) the texts agree, without writing either."""
+    from mpmath.libmp import to_digits_exp
+
+    guard = 13
+    digits = to_digits_exp(b._mpf_, DIGITS + guard)[1].ljust(DIGITS + guard, "0")
+    if abs(int(digits[DIGITS:DIGITS + guard]) - 5 * 10 ** (guard - 1)) > 10 ** 8:
+        return True
+    return decimal_text(a) == decimal_text(b)
 
 
 def converge(evaluate: Callable[[], Any]) -> Any:

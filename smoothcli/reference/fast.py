@@ -726,8 +726,18 @@ def mpmath_row(x, need_softmax: bool, ws: Workspace | None = None,
     if values is None:
         values = x.tolist()
     size = len(values)
-    lse = lse_reference(values)
-    ref = RowReference("mpmath", lse, ziv_bound(lse), lse_mpmath=True)
+    if need_softmax:  # (its LSE only enters the error bound, as a float: no Ziv loop for it)
+        from smoothcli.reference.exact import START_PREC, lse_at_prec
+
+        with mpmath.workprec(START_PREC):
+            lse = lse_at_prec(values)
+        # m + log1p(tail) with m exact and |log1p(tail)| <= log(size): a few roundings of
+        # 2**-START_PREC relative in the second term
+        bound = math.ldexp(math.log(size) + 1, 4 - START_PREC) if mpmath.isfinite(lse) else 0.0
+        ref = RowReference("mpmath", lse, bound, lse_mpmath=True)
+    else:
+        lse = lse_reference(values)
+        ref = RowReference("mpmath", lse, ziv_bound(lse), lse_mpmath=True)
     if need_softmax:
         ys = softmax_reference(values)
         hi = ws.get("y", np.float64, size)
