@@ -45,9 +45,10 @@ TRANSFORM_MAX_N = 1000
 #: Rows shorter than this run on one thread (per-row Python overhead dominates there).
 THREAD_MIN_N = 1 << 14
 THREADS = 2
-#: Rows longer than EXACT_N and shorter than THREAD_MIN_N are evaluated in blocks of about this
-#: many elements: every stage vectorised over the block's rows (one numpy call per stage, not
-#: one per row), with the same numbers as row by row.
+#: Rows shorter than THREAD_MIN_N are evaluated in blocks of about this many elements: every
+#: stage vectorised over the block's rows (one numpy call per stage, not one per row; the exact
+#: reference of rows of at most EXACT_N values stays one per row), with the same numbers as row
+#: by row.
 BLOCK_ELEMENTS = 1 << 16
 #: Whether the engine may evaluate blocks of rows (tests compare both ways).
 BLOCKS = True
@@ -193,7 +194,8 @@ class Evaluation:
 
 class ReferenceCache:
     """One reference per distinct short row of rounded inputs (dtypes whose rounding agrees,
-    sweep points and batch rows whose rounded inputs repeat).  Keyed by the row's bytes."""
+    sweep points and batch rows whose rounded inputs repeat).  Keyed by the row's bytes; when
+    full, the oldest entry goes."""
 
     MAX_ENTRIES = 4096  # at most 4096 · ROW_MAX elements' worth of references
     ROW_MAX = 256  # longer rows are not cached (see _Worker._reference)
@@ -208,8 +210,9 @@ class ReferenceCache:
         hit = self._cache.get(key)
         if hit is None or (usable is not None and not usable(hit)):
             hit = compute()
-            if len(self._cache) < self.MAX_ENTRIES or key in self._cache:
-                self._cache[key] = hit
+            if len(self._cache) >= self.MAX_ENTRIES and key not in self._cache:
+                del self._cache[next(iter(self._cache))]  # the oldest entry makes room
+            self._cache[key] = hit
         return hit
 
 
@@ -258,6 +261,8 @@ def evaluate(plan: Plan, batch: Batch, progress: bool | None = None,
     with _Progress(R, R * n, progress) as advance:
         if _in_blocks(plan, batch):
             size = max(1, BLOCK_ELEMENTS // n)
+            if n <= EXACT_N:  # a block's exact references stay cached for its next dtypes
+                size = min(size, ReferenceCache.MAX_ENTRIES // len(plan.dtypes))
             for i in range(0, R, size):
                 workers[0].block(i, min(R, i + size))
                 advance(min(R, i + size) - i)
@@ -292,10 +297,9 @@ def evaluate(plan: Plan, batch: Batch, progress: bool | None = None,
 
 
 def _in_blocks(plan: Plan, batch: Batch) -> bool:
-    """Whether the rows are evaluated a block at a time: many rows too long for the exact
-    reference and too short for threads, every series a plain method measured against the
-    reference, no per-element arrays kept."""
-    return (BLOCKS and batch.rows > 1 and EXACT_N < batch.n < THREAD_MIN_N
+    """Whether the rows are evaluated a block at a time: many rows too short for threads,
+    every series a plain method measured against the reference, no per-element arrays kept."""
+    return (BLOCKS and batch.rows > 1 and 0 < batch.n < THREAD_MIN_N
             and plan.measure and not plan.elements and not plan.transforms and not plan.peers)
 
 
@@ -394,7 +398,8 @@ class _Worker:
 
         from smoothcli.reference.fast import block_references, block_regular
 
-        regular = block_regular(x64, [f]) & ~over
+        exact = x64.shape[1] <= EXACT_N  # the Ziv reference, row by row (and cached)
+        regular = block_regular(x64, [f], exact) & ~over
         for r in np.flatnonzero(~regular):
             self._dtype_row(i0 + int(r), f, x[r], x64[r], bool(over[r]))
         reg = np.flatnonzero(regular)
@@ -406,10 +411,18 @@ class _Worker:
         top = x64.max(axis=-1)
         argmax = np.argmax(x64, axis=-1)
         ties = np.count_nonzero(x64 == top[:, None], axis=-1)
-        refs, hi, lo = block_references(x64, [f], self.plan.kind == SOFTMAX, self.block_ref_ws,
-                                        self.settle_ws)
-        for ref in refs:
-            self._count(f.name, _kind_label(ref))
+        if exact:
+            refs = [self._reference(f, row) for row in x64]
+            hi = lo = None
+            if self.plan.kind == SOFTMAX:
+                hi = np.stack([ref.softmax_hi for ref in refs])
+                lo = np.stack([ref.softmax_lo if ref.softmax_lo is not None
+                               else np.zeros(x64.shape[1]) for ref in refs])
+        else:
+            refs, hi, lo = block_references(x64, [f], self.plan.kind == SOFTMAX,
+                                            self.block_ref_ws, self.settle_ws)
+            for ref in refs:
+                self._count(f.name, _kind_label(ref))
         for s in self.by_dtype.get(f.name, []):
             a = s.arrays
             a["max"][rows], a["argmax"][rows], a["ties"][rows] = top, argmax, ties

@@ -397,12 +397,13 @@ def block_references(x, formats: Sequence[Any], need_softmax: bool, ws: Workspac
     return refs, hi, lo
 
 
-def block_regular(x, formats: Sequence[Any]):
+def block_regular(x, formats: Sequence[Any], exact: bool = False):
     """Which rows of a block (2-D float64) :func:`block_references` takes (the others go to
-    :func:`row_reference`: special values, ties, or no fast path for these formats)."""
+    :func:`row_reference`: special values, ties, or no fast path for these formats); with
+    ``exact`` (the Ziv reference, one row at a time) every row but special values and ties."""
     import numpy as np
 
-    if _path(formats) == "mpmath":
+    if not exact and _path(formats) == "mpmath":
         return np.zeros(x.shape[0], dtype=bool)
     lo, hi = x.min(axis=-1), x.max(axis=-1)
     return np.isfinite(lo) & np.isfinite(hi) & (lo < hi)
