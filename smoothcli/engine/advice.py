@@ -65,28 +65,36 @@ def one_row(batch: Any, i: int) -> Any:
 
 
 def _methods(kind: str, own: str) -> list[str]:
-    from smoothcli.methods.pointwise import is_pointwise, pointwise
+    """The methods to try in place of ``own``, in the order advice prefers them."""
+    available, order = _candidates(kind)
+    return ([own] if own in available else []) + [m for m in order if m != own]
+
+
+def _candidates(kind: str) -> tuple[Any, list[str]]:
+    """(the methods of function ``kind``, those advice tries, best first)."""
     from smoothcli.methods.registry import LSE_METHODS, SOFTMAX_METHODS
+
+    if kind in ("lse", "softmax"):  # (the other families' modules are not imported for them)
+        available = SOFTMAX_METHODS if kind == "softmax" else LSE_METHODS
+        return available, [m for m in ORDER[kind] if m in available]
+    from smoothcli.methods.pointwise import is_pointwise, pointwise
 
     if is_pointwise(kind):
         spec = pointwise(kind)
-        available = spec.methods
-        order = [*spec.advice_order, *(m for m in available if m not in spec.advice_order)]
-    elif _vector(kind):
+        return spec.methods, [*spec.advice_order,
+                              *(m for m in spec.methods if m not in spec.advice_order)]
+    if _vector(kind):
         from smoothcli.methods.vjp import VECTOR_FUNCTIONS
 
         available = VECTOR_FUNCTIONS[kind].methods
-        order = [m for m in ("stable", "shifted", "shifted-exp-lse", "log1p", "online", "naive")
-                 if m in available]
-    elif kind == "metrics":
+        return available, [m for m in ("stable", "shifted", "shifted-exp-lse", "log1p",
+                                       "online", "naive") if m in available]
+    if kind == "metrics":
         from smoothcli.methods.metrics import METHOD_NAMES
 
-        available = dict.fromkeys(METHOD_NAMES)
-        order = ["stable", *(m for m in METHOD_NAMES if m != "stable")]
-    else:
-        available = SOFTMAX_METHODS if kind == "softmax" else LSE_METHODS
-        order = [m for m in ORDER[kind] if m in available]
-    return ([own] if own in available else []) + [m for m in order if m != own]
+        return dict.fromkeys(METHOD_NAMES), ["stable",
+                                             *(m for m in METHOD_NAMES if m != "stable")]
+    raise ValueError(f"no advice for {kind!r}")
 
 
 def _vector(kind: str) -> bool:

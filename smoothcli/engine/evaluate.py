@@ -18,8 +18,15 @@ The results are kept per (dtype, method[, T or k]) as one :class:`Series` of arr
 (memory: a few numbers per row; per-element arrays only when asked for, ``elements=True``).  The
 report layer turns them into rows of the one row model.
 
-Rows are evaluated on worker threads (``concurrent.futures``) when they are long enough for
-numpy to release the GIL for most of the time; mpmath is not thread-safe (its precision is
+Many short rows are evaluated a block at a time (:meth:`_Worker.block`, blocks of about
+:data:`BLOCK_ELEMENTS` values): the same stages, each one numpy call over the block's rows (as
+scipy's ``logsumexp`` does with ``axis``), with the steps that are mpmath's (the log of a fast
+reference's sum, the exact reference of rows of at most :data:`EXACT_N` values, the exact
+errors of an LSE) still one per row.  Rows with special values or ties take the row path inside
+the block.  Either way a row gets the same numbers (tests/test_blocks.py).
+
+Long rows are evaluated on worker threads (``concurrent.futures``) when they are long enough
+for numpy to release the GIL for most of the time; mpmath is not thread-safe (its precision is
 global), so every mpmath step runs under :data:`smoothcli.reference.fast.MP_LOCK`.
 """
 
