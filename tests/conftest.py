@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import mpmath
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # make tests/oracle.py importable everywhere
@@ -79,7 +80,8 @@ def _invoke(args: list[str], env: dict | None = None) -> Run:
 
     from smoothcli.cli import app
 
-    result = CliRunner().invoke(app, [str(a) for a in args], env=env)
+    with mpmath.workprec(53):  # mpmath's default, which a user's process has
+        result = CliRunner().invoke(app, [str(a) for a in args], env=env)
     exc = result.exception if not isinstance(result.exception, SystemExit) else None
     return Run(result.exit_code, result.stdout, result.stderr, exc)
 
