@@ -45,9 +45,6 @@ class Pointwise:
     arity: int = 1  # values per point
     param: str | None = None  # "k" when the function has a sharpness
     advice_order: tuple[str, ...] = ("stable",)  # methods tried first as fixes
-    # (method, its PointTrace at one point, the FloatFormat) -> what went wrong there in words,
-    # or None; read by the reasons (smoothcli.report.verdict) before their generic account
-    explain: Callable[[str, PointTrace, Any], str | None] | None = None
 
     def run(self, method: str, columns: tuple, param: Any = None) -> PointTrace:
         fn = self.methods[method]

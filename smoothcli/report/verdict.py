@@ -487,16 +487,18 @@ def _point_reason(v: Verdicts, s: Any, q: int, code: int) -> str:
 
 
 def _explained(spec: Any, s: Any, q: int) -> str | None:
-    """The function's own words for point ``q`` of series ``s`` (``Pointwise.explain``: the
-    gradient forms name the backward step that lost the value), or None.  The method is run
-    again on that one point, in the dtype, to read its intermediates."""
-    if spec.explain is None or s.peer is not None or spec.arity != 1:
+    """The function's own words for point ``q`` of series ``s`` (the gradient forms name the
+    backward step that lost the value: :mod:`smoothcli.report.gradient_steps`), or None.  The
+    method is run again on that one point, in the dtype, to read its intermediates."""
+    from smoothcli.report.gradient_steps import STEPS, explain
+
+    if s.method not in STEPS.get(spec.name, {}) or s.peer is not None or spec.arity != 1:
         return None
     import numpy as np
 
     x = np.array([s.arrays["x"][q]]).astype(s.format.np)
     trace = spec.run(s.method, (x,), None if s.param is None else s.format.np.type(s.param))
-    return spec.explain(s.method, trace, s.format)
+    return explain(spec.name, s.method, trace, s.format)
 
 
 def _steps(spec: Any, method: str) -> tuple:
