@@ -476,7 +476,9 @@ class _Worker:
             for r, (i, ref) in enumerate(zip(rows.tolist(), refs)):
                 e = errors(float(v64[r]), ref.lse, f)
                 err[:, r] = e.abs_error, e.rel_error, e.ulp_error
-                hi[r], lo[r] = split(ref.lse)  # (hi: the reference rounded once to float64)
+                if ref.pair is None:  # (once per reference, whichever methods read it)
+                    ref.pair = split(ref.lse)
+                hi[r], lo[r] = ref.pair  # (hi: the reference rounded once to float64)
                 s.reference_decimal[i] = lse_text(ref)
                 s.reference_mpf[i] = ref.lse
         # the bits of results whose reference lies in the format's range, element by element
@@ -519,8 +521,7 @@ class _Worker:
             a[key][rows] = np.where(nan_out, math.nan, arr.max(axis=-1))
         ebits = element_bits(value, hi, lo, np.zeros(value.shape, dtype=bool), f)
         a["bits"][rows] = np.where(np.isnan(ebits).any(axis=-1), math.nan, ebits.max(axis=-1))
-        for r, i in enumerate(rows.tolist()):
-            a["output_sum"][i], a["sum_error"][i] = output_sum(value[r], ws, v64[r])
+        a["output_sum"][rows], a["sum_error"][rows] = output_sum(value, ws, v64)
         chk = check_softmax_rows(s.method, x64, np.array([float(r.lse) for r in refs]),
                                  np.ones(len(refs), dtype=bool), hi.max(axis=-1),
                                  a["abs_error"][rows], nan_out, f, a["bits"][rows] == 0)

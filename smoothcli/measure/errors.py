@@ -170,6 +170,8 @@ def output_sum(value, ws: Any, v64=None) -> tuple[float, float]:
     from smoothcli.reference.fast import _G64, _split_sum
 
     v = widened(value, ws) if v64 is None else v64
+    if v.ndim > 1:
+        return _output_sums(value, ws, v)
     top = float(v.max())  # NaN propagates; softmax outputs t / s are never negative
     if not math.isfinite(top):
         total = float(np.sum(v))
@@ -185,3 +187,38 @@ def output_sum(value, ws: Any, v64=None) -> tuple[float, float]:
     H, L = _split_sum(v, _G64, ws, "k_sum")
     S = mpmath.fadd(H, L, exact=True)
     return float(S), float(abs(mpmath.fsub(S, 1, exact=True)))
+
+
+def _output_sums(value, ws: Any, v) -> tuple[Any, Any]:
+    """:func:`output_sum` of every row of a block (``v`` its float64 copy), as two arrays.
+
+    Values of a format whose smallest subnormal is at least 2**-38 (float16, the float8
+    formats), at most 1 and at most 2**14 of them, are multiples of 2**-38 whose sum needs at
+    most 52 bits: numpy's float64 sum of such a row is exact in any order, and so is its
+    difference from 1.  Other finite rows go through math.fsum; rows with inf or NaN, or too
+    long for fsum, through the one-row function."""
+    import numpy as np
+
+    from smoothcli.core.formats import FORMATS
+
+    rows, n = v.shape
+    tops = v.max(axis=-1)
+    fmt = FORMATS.get(value.dtype.name)
+    grid = fmt is not None and fmt.emin - fmt.precision + 1 >= -38 and n <= 1 << 14
+    totals, devs = np.empty(rows), np.empty(rows)
+    if grid:
+        exact = np.isfinite(tops) & (tops <= 1)
+        totals[exact] = v[exact].sum(axis=-1)
+        devs[exact] = np.abs(totals[exact] - 1.0)
+    else:
+        exact = np.zeros(rows, dtype=bool)
+    fsum = np.isfinite(tops) & ~exact & (n <= EXACT_SUM_MAX)
+    items = v[fsum].tolist()
+    for r, row in zip(np.flatnonzero(fsum), items):
+        totals[r] = math.fsum(row)
+        row.append(-1.0)
+        devs[r] = abs(math.fsum(row))
+    for r in np.flatnonzero(~exact & ~fsum):
+        totals[r], devs[r] = output_sum(value[r], ws, v[r])
+    return totals, devs
+

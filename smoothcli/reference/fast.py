@@ -130,7 +130,8 @@ class RowReference:
     softmax_rel_bound: float = 0.0
     mpmath_elements: int = 0  # softmax elements recomputed with mpmath (power-of-two proximity)
     lse_mpmath: bool = False  # the LSE needed mpmath (cancellation or power-of-two proximity)
-    sum_exact: Any = None  # S = Σ exp(x_i - m) as computed (exact mpf of the computed sum)
+    sum_parts: Any = None  # (H, L): S = Σ exp(x_i - m) as computed is exactly H + L
+    sum_exact: Any = None  # H + L as an exact mpf, once exact_sum() has formed it
     sum_rel: float = 0.0  # |S_true / S - 1| <= sum_rel
     has_zero: bool | None = None  # the softmax reference holds zeros (filled in by batch)
     frexp: Any = None  # (mantissas, exponents) of softmax_hi, when computed
@@ -139,6 +140,16 @@ class RowReference:
     tiny: Any = None
     softmax_mpf: Any = None  # the mpmath row's elements (mpf), for their decimal text
     text: str | None = None  # the LSE's decimal text, once written (engine.evaluate.lse_text)
+    pair: Any = None  # the LSE as (hi, lo) doubles, once split (engine.evaluate)
+
+    def exact_sum(self) -> Any:
+        """S = H + L as an exact mpf (formed once, when first asked for)."""
+        import mpmath
+
+        if self.sum_exact is None:
+            H, L = (v if isinstance(v, mpmath.mpf) else _mpf(v) for v in self.sum_parts)
+            self.sum_exact = mpmath.fadd(H, L, exact=True)
+        return self.sum_exact
 
     @property
     def nan(self) -> bool:
@@ -288,22 +299,23 @@ def _ties(x, m: float, c: int, need_softmax: bool, ws: Workspace) -> RowReferenc
     return RowReference("exact", lse, bound, hi, lo, 2.0 ** -105)
 
 
-def _split_sum(t, grid_exp: int, ws: Workspace, tag: str):
+def _split_sum(t, grid_exp: int, ws: Workspace, tag: str, exact: bool = True):
     """(H, L) with sum(t) = H + L + err: H exact, |err| <= n*m * u * 2**-(g+1), m = min(n,
     CHUNK) (module doc).
 
-    t holds values in [0, 1]: one row, or a block of rows (2-D: lists of H and L, one per row;
-    numpy's reduction of a contiguous row along the last axis is the one it applies to a 1-D
-    array, so a row's sums do not depend on the block it is in); chunks of at most CHUNK
-    elements."""
+    t holds values in [0, 1]: one row, or a block of rows (2-D: H and L one per row; numpy's
+    reduction of a contiguous row along the last axis is the one it applies to a 1-D array, so a
+    row's sums do not depend on the block it is in); chunks of at most CHUNK elements.  H and L
+    are exact mpfs; without ``exact``, rows of one chunk keep them as arrays of t's dtype (H is
+    a value of it, exactly), and :meth:`RowReference.exact_sum` forms H + L only if asked."""
     import mpmath
     import numpy as np
 
     rows = t.reshape(-1, t.shape[-1])
     dt = t.dtype
     c = dt.type(1.5) * dt.type(2.0) ** (52 - grid_exp if dt == np.float64 else 63 - grid_exp)
-    H: list = [None] * rows.shape[0]
-    L: list = [None] * rows.shape[0]
+    H: Any = [None] * rows.shape[0]
+    L: Any = [None] * rows.shape[0]
     for start in range(0, rows.shape[1], CHUNK):
         chunk = rows[:, start:start + CHUNK]
         h = ws.get("h" + tag, dt, chunk.shape)
@@ -312,6 +324,9 @@ def _split_sum(t, grid_exp: int, ws: Workspace, tag: str):
         np.subtract(h, c, out=h)  # t rounded to the 2**-g grid (exact operations, Sterbenz)
         np.subtract(chunk, h, out=low)  # exact
         hs, ls = h.sum(axis=-1), low.sum(axis=-1)  # every partial sum of hs is exact
+        if start == 0 and not exact and rows.shape[1] <= CHUNK:
+            H, L = hs, ls
+            break
         for r in range(rows.shape[0]):
             if start == 0:
                 H[r], L[r] = _mpf(hs[r]), _mpf(ls[r])
@@ -319,6 +334,18 @@ def _split_sum(t, grid_exp: int, ws: Workspace, tag: str):
                 H[r] = mpmath.fadd(H[r], _mpf(hs[r]), exact=True)
                 L[r] = mpmath.fadd(L[r], _mpf(ls[r]), exact=True)
     return (H, L) if t.ndim > 1 else (H[0], L[0])
+
+
+def _sums(H: Any, L: Any):
+    """float64(H + L) of every row: for float64 parts the sum rounded once; for long double
+    parts the long double sum rounded to float64 (within 1 ULP: it only enters the bounds and
+    the float LSE); for mpfs the exact sum rounded once."""
+    import mpmath
+    import numpy as np
+
+    if isinstance(H, np.ndarray):
+        return (H + L).astype(np.float64)
+    return np.array([float(mpmath.fadd(h, l_, exact=True)) for h, l_ in zip(H, L)])
 
 
 def _path(formats) -> str:
@@ -459,13 +486,13 @@ def _fast_float64(x, m, need_softmax: bool, ws: Workspace):
     with np.errstate(all="ignore"):
         np.subtract(x, m[:, None], out=d)  # -inf stays -inf: exp gives 0
         np.exp(d, out=t)
-    Hs, Ls = _split_sum(t, _G64, ws, "64")
+    Hs, Ls = _split_sum(t, _G64, ws, "64", exact=not need_softmax)
+    sums = _sums(Hs, Ls)
     e_t = F64_EXP_REL + 746 * U64
-    refs = [_from_sum(float(m[r]), Hs[r], Ls[r], n, U64, _G64, e_t, "fast-float64",
+    refs = [_from_sum(float(m[r]), Hs[r], Ls[r], sums[r], n, U64, _G64, e_t, "fast-float64",
                       not need_softmax) for r in range(B)]
     if not need_softmax:
         return refs, None, None
-    sums = np.array([float(ref.sum_exact) for ref in refs])
     _float_lse(refs, m, sums)
     np.divide(t, sums[:, None], out=t)
     for r, ref in enumerate(refs):
@@ -474,16 +501,15 @@ def _fast_float64(x, m, need_softmax: bool, ws: Workspace):
     return refs, t, None
 
 
-def _from_sum(m: float, H: Any, L: Any, n: int, u: float, g: int, e_t: float,
+def _from_sum(m: float, H: Any, L: Any, s: float, n: int, u: float, g: int, e_t: float,
               kind: str, need_lse: bool) -> RowReference:
-    """One row's reference from its split sum S = H + L of exp(x_i - m) (module doc); without
-    ``need_lse`` its LSE is left to :func:`_float_lse`."""
-    import mpmath
-
-    S = mpmath.fadd(H, L, exact=True)
-    rel_s = e_t + (n * min(n, CHUNK) * u * 2.0 ** -(g + 1) + n * 2.0 ** -1074) / float(S)
-    lse, bound = _lse_from_sum(m, S, rel_s) if need_lse else (None, rel_s / (1 - rel_s))
-    return RowReference(kind, lse, bound, sum_exact=S, sum_rel=rel_s)
+    """One row's reference from its split sum S = H + L of exp(x_i - m) (module doc), ``s``
+    being S as a float; without ``need_lse`` its LSE is left to :func:`_float_lse`."""
+    rel_s = e_t + (n * min(n, CHUNK) * u * 2.0 ** -(g + 1) + n * 2.0 ** -1074) / s
+    ref = RowReference(kind, None, rel_s / (1 - rel_s), sum_parts=(H, L), sum_rel=rel_s)
+    if need_lse:
+        ref.lse, ref.lse_bound = _lse_from_sum(m, ref.exact_sum(), rel_s)
+    return ref
 
 
 def _float_lse(refs: list, m: Any, sums: Any) -> None:
@@ -540,14 +566,18 @@ def _fast_longdouble(x, m, need_softmax: bool, ws: Workspace):
             np.copyto(f, lo)
             np.add(f, ld(1), out=f)
             np.multiply(t, f, out=t)
-    Hs, Ls = _split_sum(t, _GLD, ws, "ld")
+    Hs, Ls = _split_sum(t, _GLD, ws, "ld", exact=not need_softmax)
+    sums = _sums(Hs, Ls)
     e_ts = [LD_EXP_REL + (2 * ULD if has_lo[r] else 0.0) for r in range(B)]
-    refs = [_from_sum(float(m[r]), Hs[r], Ls[r], n, ULD, _GLD, e_ts[r], "fast-longdouble",
-                      not need_softmax) for r in range(B)]
+    refs = [_from_sum(float(m[r]), Hs[r], Ls[r], sums[r], n, ULD, _GLD, e_ts[r],
+                      "fast-longdouble", not need_softmax) for r in range(B)]
     if not need_softmax:
         return refs, None, None
-    _float_lse(refs, m, np.array([float(ref.sum_exact) for ref in refs]))
-    s_ld = np.array([_to_longdouble(ref.sum_exact) for ref in refs], dtype=ld)
+    _float_lse(refs, m, sums)
+    if isinstance(Hs, np.ndarray):  # S rounded once to long double (2**-64 relative)
+        s_ld = Hs + Ls
+    else:
+        s_ld = np.array([_to_longdouble(ref.exact_sum()) for ref in refs], dtype=ld)
     np.divide(t, s_ld[:, None], out=t)
     yhi = ws.get("y", np.float64, x.shape)
     ylo = ws.get("ylo", np.float64, x.shape)
@@ -628,7 +658,7 @@ def _fix_powers_of_two(x, ref: RowReference, formats, ws: Workspace) -> None:
     m = x.max()
     tops = np.flatnonzero(near & (x == m))
     if tops.size:
-        S, e = ref.sum_exact, ref.sum_rel
+        S, e = ref.exact_sum(), ref.sum_rel
         margin = mpmath.fmul(S, e, exact=True)
         lo_s, hi_s = mpmath.fsub(S, margin, exact=True), mpmath.fadd(S, margin, exact=True)
         lo_s = max(lo_s, mpmath.mpf(1))  # S_true > 1: some other input is finite (not a tie row)
