@@ -262,28 +262,33 @@ def evaluate(plan: Plan, batch: Batch, progress: bool | None = None,
                 series[-1].function = ("smooth_max" if t is not None and t.name == "k"
                                        else plan.kind)
     R, n = batch.rows, batch.n
-    parallel = threads != 1 and THREADS > 1 and (os.cpu_count() or 1) > 1 and n >= THREAD_MIN_N
-    nthreads = threads or (THREADS if (R > 1 and parallel) else 1)
-    workers = [_Worker(plan, batch, series) for _ in range(max(1, nthreads))]
+    tasks: list[tuple[int, int]] = [(i, i + 1) for i in range(R)]  # rows [i, j) at a time
+    blocks = _in_blocks(plan, batch)
+    if blocks:
+        size = max(1, BLOCK_ELEMENTS // n)
+        if n <= EXACT_N:  # a block's exact references stay cached for its next dtypes
+            size = min(size, ReferenceCache.MAX_ENTRIES // len(plan.dtypes))
+        tasks = [(i, min(R, i + size)) for i in range(0, R, size)]
+    parallel = (threads != 1 and THREADS > 1 and (os.cpu_count() or 1) > 1 and len(tasks) > 1
+                and (n >= THREAD_MIN_N or blocks))
+    nthreads = threads or (THREADS if parallel else 1)
+    workers = [_Worker(plan, batch, series) for _ in range(max(1, min(nthreads, len(tasks))))]
+
+    def work(k: int) -> None:
+        """Worker k's share of the tasks (every len(workers)-th), with its own buffers."""
+        w = workers[k]
+        for i, j in tasks[k::len(workers)]:
+            if blocks:
+                w.block(i, j)
+            else:
+                w.row(i)
+            advance(j - i)
+
     with _Progress(R, R * n, progress) as advance:
-        if _in_blocks(plan, batch):
-            size = max(1, BLOCK_ELEMENTS // n)
-            if n <= EXACT_N:  # a block's exact references stay cached for its next dtypes
-                size = min(size, ReferenceCache.MAX_ENTRIES // len(plan.dtypes))
-            for i in range(0, R, size):
-                workers[0].block(i, min(R, i + size))
-                advance(min(R, i + size) - i)
-        elif len(workers) == 1:
-            for i in range(R):
-                workers[0].row(i)
-                advance(1)
+        if len(workers) == 1:
+            work(0)
         else:
             from concurrent.futures import ThreadPoolExecutor
-
-            def work(k: int) -> None:
-                for i in range(k, R, len(workers)):
-                    workers[k].row(i)
-                    advance(1)
 
             with ThreadPoolExecutor(len(workers)) as pool:
                 for f in [pool.submit(work, k) for k in range(len(workers))]:
