@@ -31,11 +31,12 @@ from smoothcli.methods.registry import LSE_METHODS, SOFTMAX_METHODS
 DTYPES = ["float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2"]
 
 
-def evaluate(kind, data, dtypes, methods, blocks, monkeypatch, order="pairwise", acc=None):
+def evaluate(kind, data, dtypes, methods, blocks, monkeypatch, order="pairwise", acc=None,
+             elements=False):
     monkeypatch.setattr(engine, "BLOCKS", blocks)
     batch = Batch("test", "npy", data.dtype.name, data.shape, -1, data)
     plan = engine.Plan(kind, [FORMATS[d] for d in dtypes], methods,
-                       get_accumulation(order, acc))
+                       get_accumulation(order, acc), elements=elements)
     return engine.evaluate(plan, batch, progress=False)
 
 
@@ -65,6 +66,16 @@ def assert_same(rows, blocks):
                 a.dtype, a.method, key, np.flatnonzero(a.arrays[key] != b.arrays[key])[:5])
         assert a.bound_rule == b.bound_rule, (a.dtype, a.method)
         assert a.reference_decimal == b.reference_decimal, (a.dtype, a.method)
+        for i, (ea, eb) in enumerate(zip(a.elements or [], b.elements or [], strict=True)):
+            assert (ea is None) == (eb is None), (a.method, i)
+            if ea is None:  # (an LSE row keeps no elements)
+                continue
+            assert ea.keys() == eb.keys(), (a.method, i)
+            for key in ea:
+                if key == "reference_decimal":
+                    assert list(ea[key]) == list(eb[key]), (a.dtype, a.method, i)
+                else:
+                    assert np.array_equal(ea[key], eb[key], equal_nan=True), (a.method, i, key)
 
 
 @pytest.mark.parametrize("kind", ["lse", "softmax"])
@@ -77,6 +88,16 @@ def test_blocks_give_the_numbers_of_rows(kind, stored, n, monkeypatch):
     rows = evaluate(kind, data, DTYPES, methods, False, monkeypatch)
     blocks = evaluate(kind, data, DTYPES, methods, True, monkeypatch)
     assert_same(rows, blocks)
+
+
+@pytest.mark.parametrize("n", [10, 100])
+def test_blocks_keep_every_element_like_rows(n, monkeypatch):
+    """--json keeps every element's numbers: the same arrays and decimals from blocks."""
+    data = random_batch(n, n, rows=14)
+    for kind in ("softmax", "lse"):
+        args = (kind, data, ["float16", "float32", "float64"], ["naive", "shifted"])
+        assert_same(evaluate(*args, False, monkeypatch, elements=True),
+                    evaluate(*args, True, monkeypatch, elements=True))
 
 
 @pytest.mark.parametrize("order,acc", [("sequential", None), ("pairwise", "float64"),
@@ -155,3 +176,18 @@ def test_a_large_file_of_short_rows_reads_in_blocks(tmp_path):
         out.append([(row["row"], row["dtype"], row["method"], row["ulp_error"], row["bits"])
                     for row in json.loads(r.stdout)["rows"]])
     assert out[0] == out[1] and len(out[0]) == 300 * 4
+
+
+@pytest.mark.parametrize("kind", ["lse", "softmax"])
+def test_a_sweep_in_blocks_is_the_sweep_row_by_row(kind, monkeypatch):
+    """A sweep is a batch whose rows are its points: in blocks (its exact inputs x + c rounded
+    a block at a time) it reports what it reports point by point."""
+    out = []
+    for blocks in (False, True):
+        monkeypatch.setattr(engine, "BLOCKS", blocks)
+        r = CliRunner().invoke(app, ["sweep", kind, "0", "1", "0.1", "--shift", "-800:800",
+                                     "--steps", "101", "--dtype", "float16,float32",
+                                     "--json"])
+        assert r.exit_code in (0, 1), r.stderr
+        out.append(json.loads(r.stdout)["rows"])
+    assert out[0] == out[1] and len(out[0]) == 4

@@ -309,10 +309,10 @@ def evaluate(plan: Plan, batch: Batch, progress: bool | None = None,
 
 
 def _in_blocks(plan: Plan, batch: Batch) -> bool:
-    """Whether the rows are evaluated a block at a time: many rows too short for threads,
-    every series a plain method measured against the reference, no per-element arrays kept."""
+    """Whether the rows are evaluated a block at a time: many rows shorter than THREAD_MIN_N,
+    every series a plain method measured against the reference."""
     return (BLOCKS and batch.rows > 1 and 0 < batch.n < THREAD_MIN_N
-            and plan.measure and not plan.elements and not plan.transforms and not plan.peers)
+            and plan.measure and not plan.transforms and not plan.peers)
 
 
 class _Worker:
@@ -386,6 +386,7 @@ class _Worker:
 
         batch, ws, rows = self.batch, self.block_ws, slice(i0, i1)
         shape = (i1 - i0, batch.n)
+        self.decimal_lists.clear()  # shared within one block only
         data = batch.data[rows]  # (a large file's rows are read here, once)
         given = ws.get("given64", np.float64, shape)
         np.copyto(given, data)
@@ -534,6 +535,13 @@ class _Worker:
             chk.bound, chk.error_u, chk.exceeds)
         for r, i in enumerate(rows.tolist()):
             s.bound_rule[i] = chk.rule[r]
+        if s.elements is not None:  # every element's numbers (--json), row by row
+            for r, i in enumerate(rows.tolist()):
+                s.elements[i] = {
+                    "value": v64[r].copy(), "reference": hi[r].copy(),
+                    "reference_lo": lo[r].copy(), "reference_decimal": self._decimals(i, refs[r]),
+                    "abs_errors": diff[r].copy(), "rel_errors": rel[r].copy(),
+                    "ulp_errors": ulp[r].copy(), "element_bits": ebits[r].copy()}
         for r, i in enumerate(rows.tolist()):
             if refs[r].tiny is not None:  # elements near float64's subnormals: row by row
                 self._measure_vector(i, s, f, x64[r], value[r], refs[r])

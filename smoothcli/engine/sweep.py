@@ -215,10 +215,16 @@ class SweepBatch:
     def describe(self) -> str:
         return self.source
 
-    def rounded(self, i: int, fmt: FloatFormat, out=None):
+    def rounded(self, i: int | slice, fmt: FloatFormat, out=None, given=None):
+        """Row ``i`` (or the rows of a slice ``i``, a block) rounded once, correctly, to
+        ``fmt`` from the exact inputs (``given``, the rows as read, is not needed here)."""
         import numpy as np
 
-        arr = np.array(_round_exact(self.exact[i], fmt), dtype=np.float64).astype(fmt.np)
+        rows = range(*i.indices(self.rows)) if isinstance(i, slice) else [i]
+        arr = np.array([_round_exact(self.exact[r], fmt) for r in rows],
+                       dtype=np.float64).astype(fmt.np)
+        if not isinstance(i, slice):
+            arr = arr[0]
         if out is None:
             return arr
         out[...] = arr
