@@ -191,3 +191,26 @@ def test_a_sweep_in_blocks_is_the_sweep_row_by_row(kind, monkeypatch):
         assert r.exit_code in (0, 1), r.stderr
         out.append(json.loads(r.stdout)["rows"])
     assert out[0] == out[1] and len(out[0]) == 4
+
+
+def test_decimal_text_rows_in_blocks_are_the_rows(tmp_path, monkeypatch):
+    """Decimal text is read as the nearest float64, except tokens whose float64 lands on a
+    midpoint of a narrower dtype, which are rounded from their exact decimal: in blocks as row
+    by row.  1.000488281250000000001 is just above 1 + 2**-11, float16's midpoint between 1 and
+    1 + 2**-10, on which its nearest float64 lands: float16 must round it up."""
+    rng = np.random.default_rng(9)
+    lines = [" ".join(f"{v:.3f}" for v in rng.normal(size=70) * 6) for _ in range(40)]
+    lines[3] = " ".join(["1.000488281250000000001"] * 69 + ["0"])
+    (tmp_path / "rows.txt").write_text("\n".join(lines) + "\n")
+    out = []
+    for blocks in (False, True):
+        monkeypatch.setattr(engine, "BLOCKS", blocks)
+        r = CliRunner().invoke(app, ["softmax", "--file", str(tmp_path / "rows.txt"), "--json",
+                                     "--dtype", "float16,bfloat16,float32,float64"])
+        assert r.exit_code in (0, 1), r.stderr
+        doc = json.loads(r.stdout)
+        out.append((doc["rows"], doc["summary"]))
+    assert out[0] == out[1]
+    top = {(row["dtype"], row["row"]): row["max"] for row in out[1][0]}
+    assert top["float16", 3] == 1 + 2.0 ** -10  # up, from the exact decimal
+    assert top["float64", 3] == 1 + 2.0 ** -11  # the nearest float64

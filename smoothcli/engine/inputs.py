@@ -46,7 +46,8 @@ those tokens are re-rounded from their exact decimal value (:meth:`Batch.rounded
 
 Short vectors (at most :data:`ELEMENTWISE_LIMIT` numbers, one row) go through the same exact
 per-element pipeline as numbers typed on the command line, with the same output.  Anything larger
-is a :class:`Batch`, evaluated by :mod:`smoothcli.engine.batch` with the fast reference.
+is a :class:`Batch`, evaluated by :mod:`smoothcli.engine.evaluate` a row or a block of rows at
+a time.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ from fractions import Fraction
 from typing import Any, Sequence
 
 #: mpmath keeps its working precision in a global context: code that may run on several threads
-#: (smoothcli.engine.batch) does every mpmath step under this lock.
+#: (smoothcli.engine.evaluate) does every mpmath step under this lock.
 MP_LOCK = threading.RLock()
 
 #: The largest reference error, in ULPs of a target dtype, the fast path may leave.
