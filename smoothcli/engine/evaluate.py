@@ -466,8 +466,10 @@ class _Worker:
 
     def _measure_scalars(self, rows: Any, s: Series, f: FloatFormat, x64: Any, value: Any,
                          refs: list) -> None:
-        """:meth:`_measure_scalar` of a block of rows: the exact errors row by row (mpmath),
-        the bits and the bound for the whole block."""
+        """Measure the LSE-like results ``value`` of the given rows (a block, or one row)
+        against their references: the exact errors row by row (mpmath), the bits and the bound
+        for all of them at once."""
+        import mpmath
         import numpy as np
 
         from smoothcli.measure.bounds import bits, check_lse_rows, element_bits
@@ -501,7 +503,8 @@ class _Worker:
         a["abs_error"][rows], a["rel_error"][rows], a["ulp_error"][rows] = err
         a["bits"][rows] = b
         chk = check_lse_rows(s.method, x64, np.array([float(ref.lse) for ref in refs]),
-                             np.ones(B, dtype=bool), v64, err[1], f, b == 0)
+                             np.array([bool(mpmath.isfinite(ref.lse)) for ref in refs]), v64,
+                             err[1], f, b == 0)
         a["bound"][rows], a["error_u"][rows], a["exceeds_bound"][rows] = (
             chk.bound, chk.error_u, chk.exceeds)
         for r, i in enumerate(rows.tolist()):
@@ -509,28 +512,44 @@ class _Worker:
 
     def _measure_block(self, rows: Any, s: Series, f: FloatFormat, x64: Any, value: Any,
                        refs: list, hi: Any, lo: Any) -> None:
-        """:meth:`_measure_vector` of a block of rows."""
+        """Measure the softmax-like results ``value`` of the given rows (2-D: a block, or one
+        row) against their references ``refs``, whose elements are ``hi`` + ``lo`` (2-D)."""
+        import mpmath
         import numpy as np
 
         from smoothcli.measure.bounds import check_softmax_rows, element_bits
         from smoothcli.measure.errors import element_errors, output_sum, ulp_scale, widened
-        from smoothcli.reference.fast import RowReference
+        from smoothcli.reference.fast import RowReference, Workspace
 
         ws = self.block_ws
         v64 = widened(value, ws)
-        ref = RowReference("block", None, 0.0, hi, lo)
-        k = ulp_scale(ref, f, ws, f.name)
-        diff, ulp, rel = element_errors(value, ref, x64, k, ws, f, v64)
-        nan_out = np.isnan(v64).any(axis=-1)  # (the reference of a regular row has no NaN)
+        if len(refs) == 1:  # one row: its own reference (it may keep its tiny elements apart)
+            k = ulp_scale(refs[0], f, ws, f.name)
+            diff, ulp, rel = (e[None, :] for e in element_errors(
+                value[0], refs[0], x64[0], k, ws, f, v64[0]))
+        else:
+            block = RowReference("block", None, 0.0, hi, lo)
+            k = ulp_scale(block, f, ws, f.name)
+            diff, ulp, rel = element_errors(value, block, x64, k, ws, f, v64)
+            for r in (r for r, ref in enumerate(refs) if ref.tiny is not None):
+                # elements near float64's subnormals, kept scaled: that row with its reference
+                tmp = Workspace()
+                kr = ulp_scale(refs[r], f, tmp, f.name)
+                diff[r], ulp[r], rel[r] = element_errors(value[r], refs[r], x64[r], kr, tmp, f,
+                                                         v64[r])
+        ref_nan = np.isnan(hi)
+        value_nan = np.isnan(v64).any(axis=-1)
+        any_nan = value_nan | ref_nan.any(axis=-1)
         a = s.arrays
         for key, arr in (("abs_error", diff), ("rel_error", rel), ("ulp_error", ulp)):
-            a[key][rows] = np.where(nan_out, math.nan, arr.max(axis=-1))
-        ebits = element_bits(value, hi, lo, np.zeros(value.shape, dtype=bool), f)
+            a[key][rows] = np.where(any_nan, math.nan, arr.max(axis=-1))
+        ebits = element_bits(value, hi, lo, ref_nan, f)
         a["bits"][rows] = np.where(np.isnan(ebits).any(axis=-1), math.nan, ebits.max(axis=-1))
         a["output_sum"][rows], a["sum_error"][rows] = output_sum(value, ws, v64)
+        top = np.where(ref_nan.any(axis=-1), math.nan, hi.max(axis=-1))
         chk = check_softmax_rows(s.method, x64, np.array([float(r.lse) for r in refs]),
-                                 np.ones(len(refs), dtype=bool), hi.max(axis=-1),
-                                 a["abs_error"][rows], nan_out, f, a["bits"][rows] == 0)
+                                 np.array([bool(mpmath.isfinite(r.lse)) for r in refs]), top,
+                                 a["abs_error"][rows], value_nan, f, a["bits"][rows] == 0)
         a["bound"][rows], a["error_u"][rows], a["exceeds_bound"][rows] = (
             chk.bound, chk.error_u, chk.exceeds)
         for r, i in enumerate(rows.tolist()):
@@ -542,9 +561,6 @@ class _Worker:
                     "reference_lo": lo[r].copy(), "reference_decimal": self._decimals(i, refs[r]),
                     "abs_errors": diff[r].copy(), "rel_errors": rel[r].copy(),
                     "ulp_errors": ulp[r].copy(), "element_bits": ebits[r].copy()}
-        for r, i in enumerate(rows.tolist()):
-            if refs[r].tiny is not None:  # elements near float64's subnormals: row by row
-                self._measure_vector(i, s, f, x64[r], value[r], refs[r])
 
     # -- one row in one dtype ----------------------------------------------------------------
 
@@ -659,7 +675,8 @@ class _Worker:
         if s.vector:
             self._measure_vector(i, s, f, x64, value, ref)
         else:
-            self._measure_scalar(i, s, f, x64, float(value), ref)
+            self._measure_scalars(np.array([i]), s, f, x64[None, :], np.asarray(value).reshape(1),
+                                  [ref])
 
     def _peer(self, s: Series, f: FloatFormat, x: Any):
         from smoothcli.engine.peers import call
@@ -674,67 +691,18 @@ class _Worker:
         s.peer, s.returned = (what, version), returned
         return value
 
-    def _measure_scalar(self, i: int, s: Series, f: FloatFormat, x64: Any, v: float,
-                        ref: Any) -> None:
-        from smoothcli.measure.bounds import bits, check_lse
-        from smoothcli.measure.errors import errors
-        from smoothcli.reference.exact import to_float
-        from smoothcli.reference.fast import MP_LOCK
-
-        with MP_LOCK:
-            err = errors(v, ref.lse, f)
-            b = bits(v, ref.lse, f)
-            chk = check_lse(s.method, x64, ref.lse, v, err.rel_error, f, b == 0)
-            s.reference_decimal[i] = lse_text(ref)
-        a = s.arrays
-        a["value"][i], a["reference"][i] = v, to_float(ref.lse)
-        a["abs_error"][i], a["rel_error"][i], a["ulp_error"][i] = (
-            err.abs_error, err.rel_error, err.ulp_error)
-        a["bits"][i] = b
-        a["bound"][i], a["error_u"][i], a["exceeds_bound"][i] = chk.bound, chk.error_u, chk.exceeds
-        s.bound_rule[i] = chk.rule
-        s.reference_mpf[i] = ref.lse
-
     def _measure_vector(self, i: int, s: Series, f: FloatFormat, x64: Any, value: Any,
                         ref: Any) -> None:
+        """:meth:`_measure_block` of row ``i`` alone."""
         import numpy as np
 
-        from smoothcli.measure.bounds import check_softmax, element_bits
-        from smoothcli.measure.errors import element_errors, output_sum, ulp_scale, widened
-        from smoothcli.reference.fast import MP_LOCK
-
-        ws = self.ws
         value = np.asarray(value)
         if value.dtype != np.float64 and s.method in PEER_NAMES:
-            value = value.astype(np.float64)
-        v64 = widened(value, ws)
-        k = ulp_scale(ref, f, ws, f.name)
-        diff, ulp, rel = element_errors(value, ref, x64, k, ws, f, v64)
-        total, dev = output_sum(value, ws, v64)
-        ref_nan = np.isnan(ref.softmax_hi)
-        any_nan = bool(np.isnan(v64).any()) or bool(ref_nan.any())
-        a = s.arrays
-        a["output_sum"][i], a["sum_error"][i] = total, dev
-        a["abs_error"][i] = math.nan if any_nan else float(np.max(diff))
-        a["rel_error"][i] = math.nan if any_nan else float(np.max(rel))
-        a["ulp_error"][i] = math.nan if any_nan else float(np.max(ulp))
-        ebits = element_bits(value if s.method not in PEER_NAMES else v64, ref.softmax_hi,
-                             ref.softmax_lo, ref_nan, f)
-        a["bits"][i] = math.nan if np.isnan(ebits).any() else float(np.max(ebits))
-        top = float(np.max(ref.softmax_hi)) if not ref_nan.any() else math.nan
-        with MP_LOCK:
-            chk = check_softmax(s.method, x64, ref.lse, top, a["abs_error"][i],
-                                bool(np.isnan(v64).any()), f, a["bits"][i] == 0)
-        a["bound"][i], a["error_u"][i], a["exceeds_bound"][i] = chk.bound, chk.error_u, chk.exceeds
-        s.bound_rule[i] = chk.rule
-        if s.elements is not None:
-            s.elements[i] = {
-                "value": v64.copy(), "reference": ref.softmax_hi.copy(),
-                "reference_lo": (ref.softmax_lo.copy() if ref.softmax_lo is not None
-                                 else np.zeros(ref.softmax_hi.size)),
-                "reference_decimal": self._decimals(i, ref),
-                "abs_errors": diff.copy(), "rel_errors": rel.copy(), "ulp_errors": ulp.copy(),
-                "element_bits": ebits}
+            value = value.astype(np.float64)  # (a library's result is measured as float64)
+        hi = ref.softmax_hi
+        lo = ref.softmax_lo if ref.softmax_lo is not None else np.zeros(hi.size)
+        self._measure_block(np.array([i]), s, f, x64[None, :], value[None, :], [ref],
+                            hi[None, :], lo[None, :])
 
 
 # --- pointwise functions -------------------------------------------------------------------
