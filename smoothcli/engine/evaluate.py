@@ -456,7 +456,8 @@ class _Worker:
         fl = read_flags(facts, trace.terms, trace.sumexp, trace.value, np.zeros(B, dtype=bool),
                         np.ones(B, dtype=bool), f)
         a = s.arrays
-        a["overflow"][rows], a["underflow"][rows], a["nan"][rows] = fl.overflow, fl.underflow, fl.nan
+        a["overflow"][rows], a["underflow"][rows] = fl.overflow, fl.underflow
+        a["nan"][rows] = fl.nan
         a["flushed_terms"][rows] = fl.flushed
         a["sumexp"][rows] = np.asarray(trace.sumexp, dtype=np.float64)
         if s.vector:
@@ -505,10 +506,7 @@ class _Worker:
         chk = check_lse_rows(s.method, x64, np.array([float(ref.lse) for ref in refs]),
                              np.array([bool(mpmath.isfinite(ref.lse)) for ref in refs]), v64,
                              err[1], f, b == 0)
-        a["bound"][rows], a["error_u"][rows], a["exceeds_bound"][rows] = (
-            chk.bound, chk.error_u, chk.exceeds)
-        for r, i in enumerate(rows.tolist()):
-            s.bound_rule[i] = chk.rule[r]
+        _store_checks(s, rows, chk)
 
     def _measure_block(self, rows: Any, s: Series, f: FloatFormat, x64: Any, value: Any,
                        refs: list, hi: Any, lo: Any) -> None:
@@ -550,10 +548,7 @@ class _Worker:
         chk = check_softmax_rows(s.method, x64, np.array([float(r.lse) for r in refs]),
                                  np.array([bool(mpmath.isfinite(r.lse)) for r in refs]), top,
                                  a["abs_error"][rows], value_nan, f, a["bits"][rows] == 0)
-        a["bound"][rows], a["error_u"][rows], a["exceeds_bound"][rows] = (
-            chk.bound, chk.error_u, chk.exceeds)
-        for r, i in enumerate(rows.tolist()):
-            s.bound_rule[i] = chk.rule[r]
+        _store_checks(s, rows, chk)
         if s.elements is not None:  # every element's numbers (--json), row by row
             for r, i in enumerate(rows.tolist()):
                 s.elements[i] = {
@@ -706,6 +701,15 @@ class _Worker:
 
 
 # --- pointwise functions -------------------------------------------------------------------
+
+def _store_checks(s: Series, rows: Any, chk: Any) -> None:
+    """The bound checks ``chk`` (:class:`smoothcli.measure.bounds.BoundChecks`) of ``rows``."""
+    a = s.arrays
+    a["bound"][rows], a["error_u"][rows], a["exceeds_bound"][rows] = (
+        chk.bound, chk.error_u, chk.exceeds)
+    for r, i in enumerate(rows.tolist()):
+        s.bound_rule[i] = chk.rule[r]
+
 
 def _block_trace(kernel: Callable, x: Any, acc: Accumulation, ws: Any, top: Any):
     """A method on a block of rows: at once when its kernel takes blocks, else row by row

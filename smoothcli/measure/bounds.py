@@ -160,18 +160,10 @@ def rule_text(kind: str, method: str) -> str:
     return (f"BHH Thm {thm} ({what}{', by analogy' if analogy else ''}): {_FORMULA[thm]}")
 
 
-def bound_coefficient(thm: str, xs: Any, y: float) -> float:
-    """The leading-order bound of theorem ``thm`` in units of u (see the module table);
-    ``xs`` the dtype-rounded inputs (a float64 array), ``y`` = LSE(xs)."""
-    import numpy as np
-
-    xs = np.asarray(xs, dtype=np.float64)
-    return float(_coefficients(thm, xs.min(), xs.max(), xs.size, np.float64(y)))
-
-
 def _coefficients(thm: str, lo: Any, hi: Any, n: int, y: Any) -> Any:
-    """:func:`bound_coefficient` of rows with minima ``lo``, maxima ``hi`` and LSE ``y``
-    (arrays, or numpy scalars for one row), n values each."""
+    """The leading-order bound of theorem ``thm`` in units of u (see the module table) for
+    rows with minima ``lo``, maxima ``hi`` and LSE ``y`` (arrays, one per row), n values each
+    (the dtype-rounded inputs)."""
     import numpy as np
 
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -192,44 +184,21 @@ def _coefficients(thm: str, lo: Any, hi: Any, n: int, y: Any) -> Any:
     raise KeyError(thm)
 
 
-@dataclass(frozen=True)
-class BoundCheck:
-    bound: float  # leading-order bound, in units of u (NaN: no bound applies)
-    error_u: float  # the measured error in the same unit and measure
-    exceeds: bool
-    rule: str  # which rule, and what happened
-
-
 @dataclass
 class BoundChecks:
-    """:class:`BoundCheck` of every row of a block, as arrays (and one rule per row)."""
+    """The bound checks of some rows, one entry per row."""
 
-    bound: Any
-    error_u: Any
-    exceeds: Any
-    rule: list
-
-    def __getitem__(self, r: int) -> BoundCheck:
-        return BoundCheck(float(self.bound[r]), float(self.error_u[r]), bool(self.exceeds[r]),
-                          self.rule[r])
-
-
-def check_lse(method: str, xs: Any, ref: Any, value: float, rel_error: float,
-              fmt: FloatFormat, correctly_rounded: bool = False) -> BoundCheck:
-    """The bound of an LSE row against its measured relative error |ŷ − y|/(u|y|)."""
-    import mpmath
-    import numpy as np
-
-    return check_lse_rows(method, np.asarray(xs, dtype=np.float64)[None, :],
-                          np.array([float(ref)]), np.array([bool(mpmath.isfinite(ref))]),
-                          np.array([value], dtype=np.float64), np.array([rel_error]), fmt,
-                          np.array([correctly_rounded]))[0]
+    bound: Any  # leading-order bound, in units of u (NaN: no bound applies)
+    error_u: Any  # the measured error in the same unit and measure
+    exceeds: Any  # bools
+    rule: list  # which rule, and what happened
 
 
 def check_lse_rows(method: str, xs: Any, lse: Any, lse_finite: Any, values: Any,
                    rel_errors: Any, fmt: FloatFormat, correctly_rounded: Any) -> BoundChecks:
-    """:func:`check_lse` of every row of a block: ``xs`` 2-D, the others one per row (``lse``
-    as floats, ``lse_finite`` whether the exact LSE is finite)."""
+    """The bound of each LSE row against its measured relative error |ŷ − y|/(u|y|): ``xs``
+    the rows' inputs (2-D), the others one per row (``lse`` the exact LSE as floats,
+    ``lse_finite`` whether it is finite)."""
     import numpy as np
 
     err_u = rel_errors / float(fmt.unit_roundoff)
@@ -237,24 +206,13 @@ def check_lse_rows(method: str, xs: Any, lse: Any, lse_finite: Any, values: Any,
                        correctly_rounded)
 
 
-def check_softmax(method: str, xs: Any, lse: Any, top: float, worst_abs: float,
-                  nan_out: bool, fmt: FloatFormat, correctly_rounded: bool = False) -> BoundCheck:
-    """The bound of a softmax row against max_i |ĝ_i − g_i| / (u·max_i g_i); ``lse`` is the
-    exact LSE of the inputs (an mpf), ``top`` the largest exact softmax element."""
-    import mpmath
-    import numpy as np
-
-    return check_softmax_rows(method, np.asarray(xs, dtype=np.float64)[None, :],
-                              np.array([float(lse)]), np.array([bool(mpmath.isfinite(lse))]),
-                              np.array([top]), np.array([worst_abs]), np.array([nan_out]), fmt,
-                              np.array([correctly_rounded]))[0]
-
-
 def check_softmax_rows(method: str, xs: Any, lse: Any, lse_finite: Any, top: Any,
                        worst_abs: Any, nan_out: Any, fmt: FloatFormat,
                        correctly_rounded: Any) -> BoundChecks:
-    """:func:`check_softmax` of every row of a block: ``xs`` 2-D, the others one per row
-    (``lse`` as floats, ``lse_finite`` whether the exact LSE is finite)."""
+    """The bound of each softmax row against max_i |ĝ_i − g_i| / (u·max_i g_i): ``xs`` the
+    rows' inputs (2-D), the others one per row (``lse`` the exact LSE as floats, ``lse_finite``
+    whether it is finite, ``top`` the largest exact softmax element, ``worst_abs`` the largest
+    absolute error)."""
     import numpy as np
 
     u = float(fmt.unit_roundoff)

@@ -93,7 +93,8 @@ def ulp_scale(ref: Any, fmt: FloatFormat, ws: Any, tag: str):
 
 def element_errors(value, ref: Any, x64, k, ws: Any, fmt: FloatFormat, v64=None):
     """Per-element (abs, ULP, rel) errors of a softmax row (or a block of rows, whose reference
-    has no ``tiny`` elements) against the reference, as arrays (workspace buffers).  Same conventions as :func:`smoothcli.measure.errors`; rel is 1 for an
+    has no ``tiny`` elements) against the reference, as arrays (workspace buffers).  Same
+    conventions as :func:`smoothcli.measure.errors`; rel is 1 for an
     element computed as 0 whose exact value is below 2**-1074 (stored as 0 in the reference),
     and inf if such an element is computed nonzero."""
     import numpy as np
